@@ -1,0 +1,68 @@
+// Greedy IoU tracker shared by the analysers: stable ids across frames, boxes
+// carried forward (with their last velocity) between detections, and a record
+// of tracks that ended so "left" events can be emitted once.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vigil::tracking {
+
+struct Detection {
+  cv::Rect2f box;
+  float score = 0.f;
+  // Optional identity (e.g. decoded code text): when both sides have one, they
+  // must be equal to match, whatever the overlap.
+  std::string key;
+};
+
+struct Track {
+  std::int64_t id = 0;
+  cv::Rect2f box;
+  cv::Point2f velocity;        // pixels per frame, smoothed
+  float score = 0.f;
+  std::string key;
+  int hits = 0;                // detections matched so far
+  int misses = 0;              // consecutive updates without a match
+  std::int64_t first_frame = 0;
+  std::int64_t last_seen_frame = 0;
+};
+
+struct TrackerOptions {
+  float min_iou = 0.2f;        // least overlap that continues a track
+  int max_misses = 15;         // updates a track survives unmatched
+  float velocity_smoothing = 0.5f;
+};
+
+class IouTracker {
+ public:
+  explicit IouTracker(TrackerOptions options = {});
+
+  // Matches detections of `frame` to tracks, starts tracks for the rest and
+  // expires tracks missed more than max_misses times. Returns the live tracks.
+  const std::vector<Track>& update(const std::vector<Detection>& detections, std::int64_t frame);
+
+  // Live tracks with boxes moved to where they should be at `frame`, for the
+  // frames between detections. Does not change the tracker.
+  std::vector<Track> predict(std::int64_t frame) const;
+
+  const std::vector<Track>& tracks() const { return tracks_; }
+
+  // Tracks that expired since the last call.
+  std::vector<Track> takeEnded();
+
+  void reset();
+
+ private:
+  TrackerOptions options_;
+  std::vector<Track> tracks_;
+  std::vector<Track> ended_;
+  std::int64_t next_id_ = 1;
+};
+
+float iou(const cv::Rect2f& a, const cv::Rect2f& b);
+
+}  // namespace vigil::tracking

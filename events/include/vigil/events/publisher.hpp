@@ -1,0 +1,69 @@
+// The publishing side of the event bus: one ZeroMQ PUB socket per endpoint per
+// process, shared by every source that publishes there.
+#pragma once
+
+#include "vigil/events/codec.hpp"
+#include "vigil/events/schema.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace vigil::events {
+
+struct PublisherOptions {
+  std::string endpoint;           // tcp://host:port, tcp://127.0.0.1:* or ipc://path; bound
+  std::string snapshot_endpoint;  // optional ROUTER serving the last event per topic (Clone pattern)
+  int send_high_water_mark = 10000;  // ZeroMQ drops beyond this per subscriber
+  std::size_t queue_capacity = 8192; // events waiting for the sender thread; beyond: dropped and counted
+};
+
+struct PublisherStats {
+  std::uint64_t published = 0;        // accepted into the queue
+  std::uint64_t sent = 0;             // handed to ZeroMQ
+  std::uint64_t dropped = 0;          // queue full: the producer did not wait
+  std::uint64_t send_failures = 0;    // ZeroMQ refused the message
+  std::uint64_t snapshots_served = 0;
+};
+
+// Snapshot protocol (see docs/EVENTS.md): a DEALER sends one message
+// ["SNAPSHOT", topic-prefix]; the ROUTER answers with one multipart message
+// ["SNAPSHOT-REPLY", topic1, event1, topic2, event2, ...] holding the newest
+// event of every topic under the prefix.
+inline constexpr std::string_view kSnapshotRequest = "SNAPSHOT";
+inline constexpr std::string_view kSnapshotReply = "SNAPSHOT-REPLY";
+
+class Publisher {
+ public:
+  // Returns the publisher already serving `options.endpoint` in this process,
+  // or binds a new one. Throws std::runtime_error with the ZeroMQ reason when
+  // binding fails (address in use, bad endpoint).
+  static std::shared_ptr<Publisher> acquire(const PublisherOptions& options);
+
+  ~Publisher();
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  const std::string& requestedEndpoint() const;
+  // The resolved endpoint, e.g. tcp://127.0.0.1:41231 for tcp://127.0.0.1:*.
+  const std::string& boundEndpoint() const;
+  const std::string& boundSnapshotEndpoint() const;
+  const std::string& runId() const;
+
+  // Assigns run and seq, queues the event and returns at once: the caller's
+  // thread never waits for the network. False if the queue was full (counted).
+  bool publish(Header header, const Body& body);
+
+  // Waits until everything queued so far was handed to ZeroMQ (tests, shutdown).
+  bool flush(std::chrono::milliseconds timeout);
+
+  PublisherStats stats() const;
+
+ private:
+  struct State;
+  explicit Publisher(const PublisherOptions& options);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace vigil::events

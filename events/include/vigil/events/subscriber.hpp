@@ -1,0 +1,86 @@
+// The subscribing side of the event bus: connect, filter by topic prefix,
+// decode with limits, and account for every message that did not arrive.
+#pragma once
+
+#include "vigil/events/codec.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::events {
+
+struct SubscriberOptions {
+  std::vector<std::string> endpoints;                   // connected, not bound
+  std::vector<std::string> topic_prefixes{"vigil/"};
+  DecodeLimits limits;
+  int receive_high_water_mark = 100000;
+  std::chrono::milliseconds reconnect_interval{100};
+  std::chrono::milliseconds reconnect_interval_max{5000};
+  // Optional: the publisher's snapshot endpoint; snapshot() asks it for the
+  // newest event per topic so a late joiner starts from the current state.
+  std::string snapshot_endpoint;
+};
+
+// What the subscriber knows of one topic.
+struct TopicState {
+  std::string run;               // publisher start this topic was last seen from
+  std::uint64_t last_seq = 0;
+  std::uint64_t received = 0;
+  std::uint64_t missed = 0;      // messages lost in gaps (sum over gaps)
+  std::uint64_t gaps = 0;        // number of gaps seen
+  std::uint64_t restarts = 0;    // new `run`: the publisher restarted, not a loss
+};
+
+struct SubscriberStats {
+  std::uint64_t received = 0;    // decoded events handed out
+  std::uint64_t malformed = 0;   // not msgpack, limits exceeded, not an event
+  std::uint64_t too_large = 0;
+  std::uint64_t newer_version = 0;
+  std::uint64_t bad_framing = 0; // not exactly two frames
+  std::uint64_t missed = 0;      // sum of TopicState::missed
+  std::uint64_t gaps = 0;
+  std::uint64_t restarts = 0;
+  std::uint64_t stale = 0;       // seq at or below one already seen in this run (duplicates)
+};
+
+struct Received {
+  Event event;
+  std::uint64_t missed_before = 0;  // events of this topic lost just before this one
+  bool publisher_restarted = false; // first event of a new run on this topic
+  bool from_snapshot = false;
+};
+
+class Subscriber {
+ public:
+  explicit Subscriber(SubscriberOptions options);
+  ~Subscriber();
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+
+  // Next well-formed event, or nullopt when `timeout` passes first. Malformed
+  // messages are counted and skipped, never returned and never thrown.
+  std::optional<Received> next(std::chrono::milliseconds timeout);
+
+  // Late-joiner state: the newest event of every topic, from the publisher's
+  // snapshot socket. Empty when none is configured or it did not answer.
+  std::vector<Received> snapshot(std::chrono::milliseconds timeout);
+
+  const SubscriberStats& stats() const;
+  const std::map<std::string, TopicState>& topics() const;
+
+  // Optional hook for every skipped message (status, detail), for logging.
+  using RejectHandler = std::function<void(DecodeStatus status, const std::string& detail)>;
+  void onReject(RejectHandler handler);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace vigil::events

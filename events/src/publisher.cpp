@@ -1,0 +1,261 @@
+#include "vigil/events/publisher.hpp"
+
+#include <zmq.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace vigil::events {
+
+namespace {
+
+struct QueuedEvent {
+  std::string topic;
+  Header header;
+  std::string body;
+  std::size_t body_pairs = 0;
+};
+
+// How long the sender thread sleeps when idle before it looks at snapshot
+// requests again. Events wake it at once; only snapshot replies wait this long.
+constexpr auto kIdlePoll = std::chrono::milliseconds(10);
+// On shutdown, ZeroMQ may keep trying to deliver queued messages this long.
+constexpr int kLingerMs = 500;
+
+}  // namespace
+
+struct Publisher::State {
+  PublisherOptions options;
+  std::string run_id = newRunId();
+  std::string bound_endpoint;
+  std::string bound_snapshot_endpoint;
+
+  zmq::context_t context{1};
+  zmq::socket_t pub{context, zmq::socket_type::pub};
+  std::optional<zmq::socket_t> snapshot;
+
+  // Producers only touch this queue (briefly, under the mutex); the sockets
+  // belong to the sender thread alone, as ZeroMQ sockets are not thread-safe.
+  mutable std::mutex mutex;
+  std::condition_variable wake;
+  std::condition_variable drained;
+  std::deque<QueuedEvent> queue;
+  std::unordered_map<std::string, std::uint64_t> seq_by_topic;
+  bool stopping = false;
+  bool sending = false;  // the sender holds an event taken off the queue
+  PublisherStats stats;
+
+  // Sender-thread only: newest encoded event per topic, for snapshots.
+  std::map<std::string, std::string> last_by_topic;
+
+  std::thread sender;
+
+  void run();
+  void serveSnapshots();
+};
+
+namespace {
+
+std::mutex& registryMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+std::map<std::string, std::weak_ptr<Publisher>>& registry() {
+  static std::map<std::string, std::weak_ptr<Publisher>> publishers;
+  return publishers;
+}
+
+}  // namespace
+
+std::shared_ptr<Publisher> Publisher::acquire(const PublisherOptions& options) {
+  std::lock_guard<std::mutex> lock(registryMutex());
+  auto& publishers = registry();
+  // Asked by the requested or the resolved endpoint: either way, one socket.
+  for (auto it = publishers.begin(); it != publishers.end();) {
+    auto existing = it->second.lock();
+    if (!existing) {
+      it = publishers.erase(it);
+      continue;
+    }
+    if (it->first == options.endpoint || existing->boundEndpoint() == options.endpoint) {
+      return existing;
+    }
+    ++it;
+  }
+  std::shared_ptr<Publisher> created(new Publisher(options));
+  publishers[options.endpoint] = created;
+  return created;
+}
+
+Publisher::Publisher(const PublisherOptions& options) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.options = options;
+  try {
+    s.pub.set(zmq::sockopt::sndhwm, options.send_high_water_mark);
+    s.pub.set(zmq::sockopt::linger, kLingerMs);
+    s.pub.bind(options.endpoint);
+    s.bound_endpoint = s.pub.get(zmq::sockopt::last_endpoint);
+    if (!options.snapshot_endpoint.empty()) {
+      s.snapshot.emplace(s.context, zmq::socket_type::router);
+      s.snapshot->set(zmq::sockopt::linger, 0);
+      s.snapshot->set(zmq::sockopt::router_mandatory, 0);
+      s.snapshot->bind(options.snapshot_endpoint);
+      s.bound_snapshot_endpoint = s.snapshot->get(zmq::sockopt::last_endpoint);
+    }
+  } catch (const zmq::error_t& error) {
+    throw std::runtime_error("cannot bind event bus endpoint '" + options.endpoint + "': " +
+                             error.what());
+  }
+  // Sockets were created on this thread; starting the thread is the full memory
+  // barrier ZeroMQ requires before a socket moves to another thread.
+  s.sender = std::thread([&s] { s.run(); });
+}
+
+Publisher::~Publisher() {
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->wake.notify_all();
+  state_->sender.join();
+}
+
+const std::string& Publisher::requestedEndpoint() const { return state_->options.endpoint; }
+const std::string& Publisher::boundEndpoint() const { return state_->bound_endpoint; }
+const std::string& Publisher::boundSnapshotEndpoint() const {
+  return state_->bound_snapshot_endpoint;
+}
+const std::string& Publisher::runId() const { return state_->run_id; }
+
+bool Publisher::publish(Header header, const Body& body) {
+  QueuedEvent event;
+  event.topic = topicFor(header.kind, header.source);
+  event.body.assign(body.bytes());
+  event.body_pairs = body.pairs();
+  header.run = state_->run_id;
+  event.header = std::move(header);
+  {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    // The sequence number is taken even when the event is dropped here, so a
+    // subscriber sees the loss as a gap, exactly as for drops inside ZeroMQ.
+    event.header.seq = ++state_->seq_by_topic[event.topic];
+    if (state_->queue.size() >= state_->options.queue_capacity) {
+      ++state_->stats.dropped;
+      return false;
+    }
+    state_->queue.push_back(std::move(event));
+    ++state_->stats.published;
+  }
+  state_->wake.notify_one();
+  return true;
+}
+
+bool Publisher::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  return state_->drained.wait_for(lock, timeout,
+                                  [&] { return state_->queue.empty() && !state_->sending; });
+}
+
+PublisherStats Publisher::stats() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->stats;
+}
+
+void Publisher::State::run() {
+  for (;;) {
+    QueuedEvent event;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      if (queue.empty()) {
+        drained.notify_all();
+        wake.wait_for(lock, kIdlePoll, [&] { return stopping || !queue.empty(); });
+      }
+      if (queue.empty()) {
+        if (stopping) break;
+        lock.unlock();
+        serveSnapshots();
+        continue;
+      }
+      event = std::move(queue.front());
+      queue.pop_front();
+      sending = true;
+    }
+
+    std::string encoded = encode(event.header, event.body, event.body_pairs);
+    bool ok = false;
+    try {
+      // PUB never blocks: at the high-water mark ZeroMQ drops, and the per-topic
+      // seq lets subscribers count the loss.
+      ok = pub.send(zmq::buffer(event.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)
+               .has_value() &&
+           pub.send(zmq::buffer(encoded), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+      ok = false;
+    }
+    if (snapshot) last_by_topic[event.topic] = std::move(encoded);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      sending = false;
+      if (ok) {
+        ++stats.sent;
+      } else {
+        ++stats.send_failures;
+      }
+    }
+    serveSnapshots();
+  }
+  drained.notify_all();
+}
+
+void Publisher::State::serveSnapshots() {
+  if (!snapshot) return;
+  // Bounded: at most a few requests per wake-up, so publishing keeps flowing.
+  for (int i = 0; i < 8; ++i) {
+    std::vector<zmq::message_t> request;
+    try {
+      zmq::message_t part;
+      if (!snapshot->recv(part, zmq::recv_flags::dontwait)) return;
+      request.push_back(std::move(part));
+      while (request.back().more() && request.size() < 8) {
+        zmq::message_t next;
+        if (!snapshot->recv(next, zmq::recv_flags::dontwait)) break;
+        request.push_back(std::move(next));
+      }
+      // Drain whatever a hostile client sent beyond the parts we read.
+      while (request.back().more()) {
+        zmq::message_t rest;
+        if (!snapshot->recv(rest, zmq::recv_flags::dontwait)) break;
+        if (!rest.more()) break;
+      }
+      if (request.size() < 2 || request[1].to_string_view() != kSnapshotRequest) continue;
+      const std::string prefix = request.size() >= 3 ? request[2].to_string() : std::string();
+      std::vector<zmq::const_buffer> reply;
+      reply.push_back(zmq::buffer(request[0].data(), request[0].size()));
+      reply.push_back(zmq::buffer(kSnapshotReply));
+      for (const auto& [topic, encoded] : last_by_topic) {
+        if (topic.compare(0, prefix.size(), prefix) != 0) continue;
+        reply.push_back(zmq::buffer(topic));
+        reply.push_back(zmq::buffer(encoded));
+      }
+      for (std::size_t index = 0; index < reply.size(); ++index) {
+        const auto flags = index + 1 < reply.size()
+                               ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                               : zmq::send_flags::dontwait;
+        snapshot->send(reply[index], flags);
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      ++stats.snapshots_served;
+    } catch (const zmq::error_t&) {
+      return;
+    }
+  }
+}
+
+}  // namespace vigil::events

@@ -1,0 +1,163 @@
+#include "vigil/events/subscriber.hpp"
+
+#include "vigil/events/publisher.hpp"
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+namespace vigil::events {
+
+struct Subscriber::State {
+  SubscriberOptions options;
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::sub};
+  SubscriberStats stats;
+  std::map<std::string, TopicState> topics;
+  RejectHandler on_reject;
+
+  void reject(DecodeStatus status, const std::string& detail) {
+    switch (status) {
+      case DecodeStatus::kTooLarge: ++stats.too_large; break;
+      case DecodeStatus::kNewerVersion: ++stats.newer_version; break;
+      default: ++stats.malformed; break;
+    }
+    if (on_reject) on_reject(status, detail);
+  }
+
+  // Sequence accounting for one decoded event. False: stale, skip it.
+  bool account(Received& received) {
+    const Header& header = received.event.header;
+    TopicState& topic = topics[received.event.topic];
+    if (topic.received == 0 && topic.run.empty()) {
+      // First sight of this topic: whatever came before we never subscribed to.
+      topic.run = header.run;
+    } else if (topic.run != header.run) {
+      // A new run is a publisher restart, not lost messages.
+      topic.run = header.run;
+      ++topic.restarts;
+      ++stats.restarts;
+      received.publisher_restarted = true;
+    } else if (header.seq <= topic.last_seq) {
+      ++stats.stale;
+      return false;
+    } else if (header.seq > topic.last_seq + 1) {
+      received.missed_before = header.seq - topic.last_seq - 1;
+      topic.missed += received.missed_before;
+      ++topic.gaps;
+      stats.missed += received.missed_before;
+      ++stats.gaps;
+    }
+    topic.last_seq = header.seq;
+    ++topic.received;
+    ++stats.received;
+    return true;
+  }
+
+  std::optional<Received> decodeParts(const zmq::message_t& topic, const zmq::message_t& body,
+                                      bool from_snapshot) {
+    DecodeResult result = decode(topic.to_string_view(), body.data(), body.size(), options.limits);
+    if (result.status != DecodeStatus::kOk) {
+      reject(result.status, result.detail);
+      return std::nullopt;
+    }
+    Received received{std::move(*result.event), 0, false, from_snapshot};
+    if (!account(received)) return std::nullopt;
+    return received;
+  }
+};
+
+Subscriber::Subscriber(SubscriberOptions options) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.options = std::move(options);
+  s.socket.set(zmq::sockopt::rcvhwm, s.options.receive_high_water_mark);
+  s.socket.set(zmq::sockopt::reconnect_ivl, static_cast<int>(s.options.reconnect_interval.count()));
+  s.socket.set(zmq::sockopt::reconnect_ivl_max,
+               static_cast<int>(s.options.reconnect_interval_max.count()));
+  s.socket.set(zmq::sockopt::linger, 0);
+  for (const auto& prefix : s.options.topic_prefixes) s.socket.set(zmq::sockopt::subscribe, prefix);
+  for (const auto& endpoint : s.options.endpoints) {
+    try {
+      s.socket.connect(endpoint);
+    } catch (const zmq::error_t& error) {
+      throw std::runtime_error("cannot connect to '" + endpoint + "': " + error.what());
+    }
+  }
+}
+
+Subscriber::~Subscriber() = default;
+
+const SubscriberStats& Subscriber::stats() const { return state_->stats; }
+const std::map<std::string, TopicState>& Subscriber::topics() const { return state_->topics; }
+void Subscriber::onReject(RejectHandler handler) { state_->on_reject = std::move(handler); }
+
+std::optional<Received> Subscriber::next(std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    zmq::pollitem_t item{s.socket.handle(), 0, ZMQ_POLLIN, 0};
+    const int ready = zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds(0)));
+    if (ready <= 0) return std::nullopt;
+
+    zmq::message_t topic;
+    zmq::message_t body;
+    if (!s.socket.recv(topic, zmq::recv_flags::dontwait)) continue;
+    if (!topic.more()) {
+      ++s.stats.bad_framing;
+      s.reject(DecodeStatus::kMalformed, "single-frame message");
+      continue;
+    }
+    (void)s.socket.recv(body, zmq::recv_flags::none);  // multipart: the rest is already here
+    if (body.more()) {
+      // More than two frames: drop the whole message.
+      zmq::message_t rest;
+      do {
+        (void)s.socket.recv(rest, zmq::recv_flags::none);
+      } while (rest.more());
+      ++s.stats.bad_framing;
+      s.reject(DecodeStatus::kMalformed, "more than two frames");
+      continue;
+    }
+    if (auto received = s.decodeParts(topic, body, false)) return received;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+  }
+}
+
+std::vector<Received> Subscriber::snapshot(std::chrono::milliseconds timeout) {
+  State& s = *state_;
+  std::vector<Received> events;
+  if (s.options.snapshot_endpoint.empty()) return events;
+  zmq::socket_t dealer(s.context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(s.options.snapshot_endpoint);
+  const std::string prefix = s.options.topic_prefixes.size() == 1 ? s.options.topic_prefixes[0] : "";
+  std::array<zmq::const_buffer, 2> request{zmq::buffer(kSnapshotRequest), zmq::buffer(prefix)};
+  if (!zmq::send_multipart(dealer, request, zmq::send_flags::dontwait)) return events;
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  if (zmq::poll(&item, 1, timeout) <= 0) return events;
+  std::vector<zmq::message_t> parts;
+  try {
+    (void)zmq::recv_multipart(dealer, std::back_inserter(parts));
+  } catch (const zmq::error_t&) {
+    return events;
+  }
+  if (parts.empty() || parts[0].to_string_view() != kSnapshotReply || parts.size() % 2 != 1) {
+    s.reject(DecodeStatus::kMalformed, "bad snapshot reply");
+    return events;
+  }
+  for (std::size_t i = 1; i + 1 < parts.size(); i += 2) {
+    bool wanted = false;
+    const auto topic = parts[i].to_string_view();
+    for (const auto& wanted_prefix : s.options.topic_prefixes) {
+      wanted = wanted || topic.compare(0, wanted_prefix.size(), wanted_prefix) == 0;
+    }
+    if (!wanted) continue;
+    if (auto received = s.decodeParts(parts[i], parts[i + 1], true)) {
+      events.push_back(std::move(*received));
+    }
+  }
+  return events;
+}
+
+}  // namespace vigil::events

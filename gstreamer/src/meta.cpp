@@ -1,0 +1,103 @@
+#include "vigil/gst/meta.hpp"
+
+#include <mutex>
+
+namespace vigil::gst {
+
+namespace {
+
+// The summary holds no coordinates, so every transform (copy, scale, convert)
+// keeps it unchanged.
+gboolean copyAnalysis(GstBuffer* destination, GstCustomMeta* meta, GstBuffer*, GQuark, gpointer,
+                      gpointer) {
+  GstCustomMeta* copy = gst_buffer_add_custom_meta(destination, kAnalysisMeta);
+  if (!copy) return FALSE;
+  GstStructure* target = gst_custom_meta_get_structure(copy);
+  const GstStructure* source = gst_custom_meta_get_structure(meta);
+  gst_structure_set_name(target, gst_structure_get_name(source));
+  const int fields = gst_structure_n_fields(source);
+  for (int i = 0; i < fields; ++i) {
+    const gchar* name = gst_structure_nth_field_name(source, i);
+    gst_structure_set_value(target, name, gst_structure_get_value(source, name));
+  }
+  return TRUE;
+}
+
+GstCaps* unixTimestampCaps() {
+  static GstStaticCaps caps = GST_STATIC_CAPS("timestamp/x-unix");
+  return gst_static_caps_get(&caps);
+}
+
+}  // namespace
+
+void registerAnalysisMeta() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    static const gchar* tags[] = {nullptr};
+    gst_meta_register_custom(kAnalysisMeta, tags, copyAnalysis, nullptr, nullptr);
+  });
+}
+
+GstStructure* addObject(GstBuffer* buffer, const char* roi_type, int x, int y, int width,
+                        int height, double score, std::int64_t track_id) {
+  GstVideoRegionOfInterestMeta* roi = gst_buffer_add_video_region_of_interest_meta(
+      buffer, roi_type, static_cast<guint>(std::max(0, x)), static_cast<guint>(std::max(0, y)),
+      static_cast<guint>(std::max(0, width)), static_cast<guint>(std::max(0, height)));
+  if (track_id >= 0) roi->id = static_cast<gint>(track_id & 0x7fffffff);
+  GstStructure* params = gst_structure_new(kObjectParams, kFieldScore, G_TYPE_DOUBLE, score,
+                                           kFieldTrackId, G_TYPE_INT64,
+                                           static_cast<gint64>(track_id), nullptr);
+  gst_video_region_of_interest_meta_add_param(roi, params);  // takes ownership
+  return params;
+}
+
+const GstStructure* objectParams(GstVideoRegionOfInterestMeta* roi) {
+  return gst_video_region_of_interest_meta_get_param(roi, kObjectParams);
+}
+
+GstStructure* addAnalysis(GstBuffer* buffer, const char* kind, const char* roi_type, bool publish) {
+  registerAnalysisMeta();
+  GstCustomMeta* meta = gst_buffer_add_custom_meta(buffer, kAnalysisMeta);
+  GstStructure* structure = gst_custom_meta_get_structure(meta);
+  gst_structure_set_name(structure, kind);
+  gst_structure_set(structure, kFieldRoiType, G_TYPE_STRING, roi_type, kFieldPublish,
+                    G_TYPE_BOOLEAN, publish ? TRUE : FALSE, nullptr);
+  return structure;
+}
+
+AnalysisRange::iterator::iterator(GstBuffer* buffer, bool end) : buffer_(buffer) {
+  if (!end) advance();
+}
+
+AnalysisRange::iterator& AnalysisRange::iterator::operator++() {
+  advance();
+  return *this;
+}
+
+void AnalysisRange::iterator::advance() {
+  current_ = nullptr;
+  while (GstMeta* meta = gst_buffer_iterate_meta(buffer_, &state_)) {
+    if (gst_meta_info_is_custom(meta->info) &&
+        gst_custom_meta_has_name(reinterpret_cast<GstCustomMeta*>(meta), kAnalysisMeta)) {
+      current_ = gst_custom_meta_get_structure(reinterpret_cast<GstCustomMeta*>(meta));
+      return;
+    }
+  }
+}
+
+std::int64_t captureTimeNs(GstBuffer* buffer) {
+  GstCaps* caps = unixTimestampCaps();
+  GstReferenceTimestampMeta* meta = gst_buffer_get_reference_timestamp_meta(buffer, caps);
+  gst_caps_unref(caps);
+  if (!meta || !GST_CLOCK_TIME_IS_VALID(meta->timestamp)) return -1;
+  return static_cast<std::int64_t>(meta->timestamp);
+}
+
+void setCaptureTimeNs(GstBuffer* buffer, std::int64_t unix_ns) {
+  GstCaps* caps = unixTimestampCaps();
+  gst_buffer_add_reference_timestamp_meta(buffer, caps, static_cast<GstClockTime>(unix_ns),
+                                          GST_CLOCK_TIME_NONE);
+  gst_caps_unref(caps);
+}
+
+}  // namespace vigil::gst

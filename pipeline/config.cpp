@@ -1,0 +1,389 @@
+#include "config.hpp"
+
+#include "vigil/events/schema.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace vigil::pipeline {
+
+namespace {
+
+// Errors read "FILE:LINE:COLUMN: PATH: what is wrong".
+class Reader {
+ public:
+  explicit Reader(std::string name) : name_(std::move(name)) {}
+
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& path, const std::string& what) const {
+    std::ostringstream message;
+    message << name_;
+    if (node.IsDefined() && node.Mark().line >= 0) {
+      message << ':' << node.Mark().line + 1 << ':' << node.Mark().column + 1;
+    }
+    message << ": " << (path.empty() ? "(top level)" : path) << ": " << what;
+    throw ConfigError(message.str());
+  }
+
+  // Rejects keys that are not in `known`, naming the closest one.
+  void onlyKeys(const YAML::Node& map, const std::string& path, std::initializer_list<const char*> known) const {
+    if (!map.IsMap()) fail(map, path, "expected a mapping");
+    for (const auto& entry : map) {
+      const auto key = entry.first.as<std::string>();
+      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
+        std::string list;
+        for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+        fail(entry.first, join(path, key), "unknown key (expected one of: " + list + ")");
+      }
+    }
+  }
+
+  std::string string(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) fail(node, path, "expected a string");
+    return node.as<std::string>();
+  }
+
+  int integer(const YAML::Node& node, const std::string& path, int min, int max) const {
+    int value = 0;
+    if (!node.IsScalar() || !YAML::convert<int>::decode(node, value)) fail(node, path, "expected an integer");
+    if (value < min || value > max) {
+      fail(node, path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return value;
+  }
+
+  bool boolean(const YAML::Node& node, const std::string& path) const {
+    bool value = false;
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) fail(node, path, "expected true or false");
+    return value;
+  }
+
+  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path) const {
+    if (!node.IsScalar()) fail(node, path, "expected a duration such as 500ms, 5s or 2m");
+    auto value = parseDuration(node.as<std::string>());
+    if (!value) fail(node, path, "'" + node.as<std::string>() + "' is not a duration (e.g. 500ms, 5s, 2m)");
+    return *value;
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static std::string index(const std::string& path, std::size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+  }
+
+ private:
+  std::string name_;
+};
+
+int lineOf(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark().line + 1 : 0; }
+
+// `zones: [{name: queue-1, polygon: [[x, y], ...]}]` becomes the facecount
+// property text `queue-1=x,y x,y ...;queue-2=...`.
+std::string zonesProperty(const Reader& reader, const YAML::Node& zones, const std::string& path) {
+  if (!zones.IsSequence()) reader.fail(zones, path, "expected a list of {name, polygon}");
+  std::ostringstream text;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < zones.size(); ++i) {
+    const YAML::Node zone = zones[i];
+    const std::string zone_path = Reader::index(path, i);
+    reader.onlyKeys(zone, zone_path, {"name", "polygon"});
+    if (!zone["name"]) reader.fail(zone, zone_path, "missing 'name'");
+    if (!zone["polygon"]) reader.fail(zone, zone_path, "missing 'polygon'");
+    const std::string name = reader.string(zone["name"], Reader::join(zone_path, "name"));
+    if (name.empty() || name.find_first_of("=; ,") != std::string::npos) {
+      reader.fail(zone["name"], Reader::join(zone_path, "name"), "zone names may not contain '=', ';', ',' or spaces");
+    }
+    if (!names.insert(name).second) reader.fail(zone["name"], Reader::join(zone_path, "name"), "duplicate zone name");
+    const YAML::Node polygon = zone["polygon"];
+    const std::string polygon_path = Reader::join(zone_path, "polygon");
+    if (!polygon.IsSequence() || polygon.size() < 3) {
+      reader.fail(polygon, polygon_path, "expected at least 3 points [x, y] in normalised coordinates (0..1)");
+    }
+    if (i) text << ';';
+    text << name << '=';
+    for (std::size_t p = 0; p < polygon.size(); ++p) {
+      const YAML::Node point = polygon[p];
+      double x = 0, y = 0;
+      if (!point.IsSequence() || point.size() != 2 || !YAML::convert<double>::decode(point[0], x) ||
+          !YAML::convert<double>::decode(point[1], y) || x < 0 || x > 1 || y < 0 || y > 1) {
+        reader.fail(point, Reader::index(polygon_path, p), "expected [x, y] with 0 <= x, y <= 1");
+      }
+      text << (p ? " " : "") << x << ',' << y;
+    }
+  }
+  return text.str();
+}
+
+AnalyticConfig parseAnalytic(const Reader& reader, const YAML::Node& node, const std::string& path,
+                             AnalyticValidator validate) {
+  AnalyticConfig analytic;
+  analytic.line = lineOf(node);
+  YAML::Node options;
+  if (node.IsScalar()) {
+    analytic.name = node.as<std::string>();
+  } else if (node.IsMap() && node.size() == 1) {
+    analytic.name = node.begin()->first.as<std::string>();
+    options = node.begin()->second;
+  } else {
+    reader.fail(node, path, "expected an analytic name (faces, plates, codes) or {name: {options}}");
+  }
+  analytic.element = elementForAnalytic(analytic.name);
+  if (analytic.element.empty()) {
+    reader.fail(node, path, "unknown analytic '" + analytic.name + "' (expected faces, plates or codes)");
+  }
+  const std::string options_path = Reader::join(path, analytic.name);
+  if (!options || options.IsNull()) return analytic;
+  if (!options.IsMap()) reader.fail(options, options_path, "expected a mapping of options");
+  for (const auto& entry : options) {
+    const std::string key = entry.first.as<std::string>();
+    const std::string key_path = Reader::join(options_path, key);
+    std::string property = key;
+    std::replace(property.begin(), property.end(), '_', '-');
+    std::string value;
+    if (key == "zones") {
+      value = zonesProperty(reader, entry.second, key_path);
+    } else if (entry.second.IsSequence()) {
+      // Lists of scalars (e.g. formats: [qr, ean13]) become comma-separated text.
+      for (std::size_t i = 0; i < entry.second.size(); ++i) {
+        value += (i ? "," : "") + reader.string(entry.second[i], Reader::index(key_path, i));
+      }
+    } else {
+      value = reader.string(entry.second, key_path);
+    }
+    if (validate) {
+      const std::string problem = validate(analytic.element, property, value);
+      if (!problem.empty()) reader.fail(entry.first, key_path, problem);
+    }
+    analytic.properties.emplace_back(property, value);
+    analytic.property_lines.emplace_back(property, lineOf(entry.first));
+  }
+  return analytic;
+}
+
+OutputConfig parseOutput(const Reader& reader, const YAML::Node& node, const std::string& path) {
+  OutputConfig output;
+  output.line = lineOf(node);
+  reader.onlyKeys(node, path, {"type", "path", "mount", "format", "segment", "bitrate_kbps"});
+  if (!node["type"]) reader.fail(node, path, "missing 'type' (file, rtsp or snapshot)");
+  const std::string type = reader.string(node["type"], Reader::join(path, "type"));
+  if (type == "file") {
+    output.type = OutputConfig::Type::kFile;
+    output.format = "mkv";
+  } else if (type == "rtsp") {
+    output.type = OutputConfig::Type::kRtsp;
+  } else if (type == "snapshot") {
+    output.type = OutputConfig::Type::kSnapshot;
+    output.format = "jpeg";
+  } else {
+    reader.fail(node["type"], Reader::join(path, "type"), "unknown output type '" + type + "' (file, rtsp, snapshot)");
+  }
+  if (node["path"]) output.path = reader.string(node["path"], Reader::join(path, "path"));
+  if (node["mount"]) output.path = reader.string(node["mount"], Reader::join(path, "mount"));
+  if (output.path.empty()) {
+    reader.fail(node, path, output.type == OutputConfig::Type::kRtsp ? "missing 'mount' (e.g. /cam1)" : "missing 'path'");
+  }
+  if (output.type == OutputConfig::Type::kRtsp && output.path.front() != '/') {
+    reader.fail(node["mount"], Reader::join(path, "mount"), "an RTSP mount starts with '/'");
+  }
+  if (node["format"]) {
+    output.format = reader.string(node["format"], Reader::join(path, "format"));
+    const bool ok = output.type == OutputConfig::Type::kFile ? (output.format == "mkv" || output.format == "mp4")
+                    : output.type == OutputConfig::Type::kSnapshot ? (output.format == "jpeg" || output.format == "webp")
+                                                                   : false;
+    if (!ok) reader.fail(node["format"], Reader::join(path, "format"), "unsupported format '" + output.format + "'");
+  }
+  if (node["segment"]) {
+    output.segment = std::chrono::duration_cast<std::chrono::seconds>(reader.duration(node["segment"], Reader::join(path, "segment")));
+    if (output.segment.count() < 1) reader.fail(node["segment"], Reader::join(path, "segment"), "must be at least 1s");
+  }
+  if (node["bitrate_kbps"]) output.bitrate_kbps = reader.integer(node["bitrate_kbps"], Reader::join(path, "bitrate_kbps"), 100, 100000);
+  return output;
+}
+
+SourceConfig parseSource(const Reader& reader, const YAML::Node& node, const std::string& path,
+                         AnalyticValidator validate) {
+  SourceConfig source;
+  source.line = lineOf(node);
+  reader.onlyKeys(node, path,
+                  {"id", "uri", "realtime", "on_eos", "queue", "leaky", "reconnect", "watchdog", "rtsp", "analytics",
+                   "outputs"});
+  if (!node["id"]) reader.fail(node, path, "missing 'id'");
+  if (!node["uri"]) reader.fail(node, path, "missing 'uri'");
+  source.id = reader.string(node["id"], Reader::join(path, "id"));
+  if (!events::isValidSourceId(source.id)) {
+    reader.fail(node["id"], Reader::join(path, "id"), "'" + source.id + "' is not a valid id (1-64 of letters, digits, '-', '_', '.')");
+  }
+  source.uri = reader.string(node["uri"], Reader::join(path, "uri"));
+  source.type = classifyUri(source.uri);
+  if (source.uri.empty()) reader.fail(node["uri"], Reader::join(path, "uri"), "empty uri");
+  // Cameras come back after EOS; a file ends.
+  source.on_eos = source.type == SourceType::kFile ? EosPolicy::kStop : EosPolicy::kReconnect;
+  if (node["realtime"]) source.realtime = reader.boolean(node["realtime"], Reader::join(path, "realtime"));
+  if (node["on_eos"]) {
+    const std::string policy = reader.string(node["on_eos"], Reader::join(path, "on_eos"));
+    if (policy == "reconnect") source.on_eos = EosPolicy::kReconnect;
+    else if (policy == "stop") source.on_eos = EosPolicy::kStop;
+    else if (policy == "loop") source.on_eos = EosPolicy::kLoop;
+    else reader.fail(node["on_eos"], Reader::join(path, "on_eos"), "expected reconnect, stop or loop");
+  }
+  if (node["queue"]) source.queue_frames = reader.integer(node["queue"], Reader::join(path, "queue"), 1, 100);
+  if (node["leaky"]) source.leaky = reader.boolean(node["leaky"], Reader::join(path, "leaky"));
+  if (node["reconnect"]) {
+    const YAML::Node reconnect = node["reconnect"];
+    const std::string reconnect_path = Reader::join(path, "reconnect");
+    reader.onlyKeys(reconnect, reconnect_path, {"initial", "max"});
+    if (reconnect["initial"]) source.reconnect_initial = reader.duration(reconnect["initial"], Reader::join(reconnect_path, "initial"));
+    if (reconnect["max"]) source.reconnect_max = reader.duration(reconnect["max"], Reader::join(reconnect_path, "max"));
+    if (source.reconnect_max < source.reconnect_initial) {
+      reader.fail(reconnect, reconnect_path, "max must not be below initial");
+    }
+  }
+  if (node["watchdog"]) source.watchdog = reader.duration(node["watchdog"], Reader::join(path, "watchdog"));
+  if (node["rtsp"]) {
+    const YAML::Node rtsp = node["rtsp"];
+    const std::string rtsp_path = Reader::join(path, "rtsp");
+    reader.onlyKeys(rtsp, rtsp_path, {"latency", "transport"});
+    if (rtsp["latency"]) {
+      source.rtsp_latency_ms = static_cast<int>(reader.duration(rtsp["latency"], Reader::join(rtsp_path, "latency")).count());
+    }
+    if (rtsp["transport"]) {
+      source.rtsp_transport = reader.string(rtsp["transport"], Reader::join(rtsp_path, "transport"));
+      if (source.rtsp_transport != "auto" && source.rtsp_transport != "tcp" && source.rtsp_transport != "udp") {
+        reader.fail(rtsp["transport"], Reader::join(rtsp_path, "transport"), "expected auto, tcp or udp");
+      }
+    }
+  }
+  if (node["analytics"]) {
+    const YAML::Node analytics = node["analytics"];
+    const std::string analytics_path = Reader::join(path, "analytics");
+    if (!analytics.IsSequence()) reader.fail(analytics, analytics_path, "expected a list such as [faces, plates]");
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < analytics.size(); ++i) {
+      AnalyticConfig analytic = parseAnalytic(reader, analytics[i], Reader::index(analytics_path, i), validate);
+      if (!seen.insert(analytic.name).second) {
+        reader.fail(analytics[i], Reader::index(analytics_path, i), "'" + analytic.name + "' is listed twice");
+      }
+      source.analytics.push_back(std::move(analytic));
+    }
+  }
+  if (node["outputs"]) {
+    const YAML::Node outputs = node["outputs"];
+    const std::string outputs_path = Reader::join(path, "outputs");
+    if (!outputs.IsSequence()) reader.fail(outputs, outputs_path, "expected a list of outputs");
+    for (std::size_t i = 0; i < outputs.size(); ++i) {
+      source.outputs.push_back(parseOutput(reader, outputs[i], Reader::index(outputs_path, i)));
+    }
+  }
+  return source;
+}
+
+}  // namespace
+
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t consumed = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &consumed);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (number < 0) return std::nullopt;
+  const std::string unit = text.substr(consumed);
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1000;
+  else if (unit == "ms") scale = 1;
+  else if (unit == "m" || unit == "min") scale = 60 * 1000;
+  else if (unit == "h") scale = 3600 * 1000;
+  else return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(number * scale + 0.5));
+}
+
+std::string redactUri(const std::string& uri) {
+  const auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos) return uri;
+  const auto authority_start = scheme_end + 3;
+  const auto authority_end = uri.find_first_of("/?#", authority_start);
+  const auto at = uri.rfind('@', authority_end == std::string::npos ? uri.size() : authority_end);
+  if (at == std::string::npos || at < authority_start) return uri;
+  return uri.substr(0, authority_start) + "***@" + uri.substr(at + 1);
+}
+
+SourceType classifyUri(const std::string& uri) {
+  auto starts = [&](const char* prefix) { return uri.rfind(prefix, 0) == 0; };
+  if (starts("rtsp://") || starts("rtsps://") || starts("rtspt://")) return SourceType::kRtsp;
+  if (starts("http://") || starts("https://")) return SourceType::kHttp;
+  if (starts("v4l2://") || starts("/dev/video")) return SourceType::kV4l2;
+  if (starts("testsrc://")) return SourceType::kTestPattern;
+  return SourceType::kFile;  // file://PATH or a plain path
+}
+
+std::string elementForAnalytic(const std::string& name) {
+  if (name == "faces") return "facecount";
+  if (name == "plates") return "plateblur";
+  if (name == "codes") return "codereader";
+  return "";
+}
+
+Config parseConfig(const std::string& yaml_text, const std::string& name, AnalyticValidator validate) {
+  Reader reader(name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& error) {
+    std::ostringstream message;
+    message << name << ':' << error.mark.line + 1 << ':' << error.mark.column + 1 << ": YAML syntax: " << error.msg;
+    throw ConfigError(message.str());
+  }
+  Config config;
+  config.path = name;
+  if (!root.IsMap()) reader.fail(root, "", "expected a mapping with 'bus' and 'sources'");
+  reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server"});
+  if (root["bus"]) {
+    const YAML::Node bus = root["bus"];
+    reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat"});
+    if (bus["endpoint"]) config.bus.endpoint = reader.string(bus["endpoint"], "bus.endpoint");
+    if (bus["snapshot_endpoint"]) config.bus.snapshot_endpoint = reader.string(bus["snapshot_endpoint"], "bus.snapshot_endpoint");
+    if (bus["heartbeat"]) config.bus.heartbeat = reader.duration(bus["heartbeat"], "bus.heartbeat");
+    for (const auto* key : {"endpoint", "snapshot_endpoint"}) {
+      const std::string value = key == std::string("endpoint") ? config.bus.endpoint : config.bus.snapshot_endpoint;
+      if (!value.empty() && value.rfind("tcp://", 0) != 0 && value.rfind("ipc://", 0) != 0 &&
+          value.rfind("inproc://", 0) != 0) {
+        reader.fail(bus[key], std::string("bus.") + key, "expected tcp://HOST:PORT or ipc://PATH");
+      }
+    }
+  }
+  if (root["rtsp_server"]) {
+    const YAML::Node server = root["rtsp_server"];
+    reader.onlyKeys(server, "rtsp_server", {"address", "port"});
+    if (server["address"]) config.rtsp_server.address = reader.string(server["address"], "rtsp_server.address");
+    if (server["port"]) config.rtsp_server.port = reader.integer(server["port"], "rtsp_server.port", 0, 65535);
+  }
+  if (!root["sources"]) reader.fail(root, "sources", "missing: at least one source is needed");
+  const YAML::Node sources = root["sources"];
+  if (!sources.IsSequence() || sources.size() == 0) reader.fail(sources, "sources", "expected a non-empty list");
+  std::set<std::string> ids;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    SourceConfig source = parseSource(reader, sources[i], Reader::index("sources", i), validate);
+    if (!ids.insert(source.id).second) {
+      reader.fail(sources[i]["id"], Reader::index("sources", i) + ".id", "duplicate source id '" + source.id + "'");
+    }
+    config.sources.push_back(std::move(source));
+  }
+  return config;
+}
+
+Config loadConfig(const std::string& path, AnalyticValidator validate) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path + ": cannot open the config file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseConfig(text.str(), path, validate);
+}
+
+}  // namespace vigil::pipeline

@@ -1,0 +1,99 @@
+// The runner's configuration: YAML in, validated structs out. Every error names
+// the key by its path (sources[1].analytics[0].faces.interval) and its line.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace vigil::pipeline {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class SourceType { kRtsp, kFile, kHttp, kV4l2, kTestPattern };
+enum class EosPolicy { kReconnect, kStop, kLoop };
+
+// One analytic on a source: the element it becomes and its properties, in the
+// order written. Values are strings, converted by the element's own GParamSpecs.
+struct AnalyticConfig {
+  std::string name;     // faces, plates, codes
+  std::string element;  // facecount, plateblur, codereader
+  std::vector<std::pair<std::string, std::string>> properties;  // property-name, value
+  std::vector<std::pair<std::string, int>> property_lines;      // for error messages
+  int line = 0;
+};
+
+struct OutputConfig {
+  enum class Type { kFile, kRtsp, kSnapshot };
+  Type type = Type::kFile;
+  std::string path;        // file: location pattern; rtsp: mount; snapshot: directory
+  std::string format;      // mkv, mp4 (file); jpeg, webp (snapshot)
+  std::chrono::seconds segment{60};
+  int bitrate_kbps = 2000;
+  int line = 0;
+};
+
+struct SourceConfig {
+  std::string id;
+  std::string uri;          // as written (may hold credentials: never log it)
+  SourceType type = SourceType::kTestPattern;
+  bool realtime = true;     // files: pace at the stream's frame rate like a camera
+  EosPolicy on_eos = EosPolicy::kReconnect;
+  int queue_frames = 2;     // leaky queue ahead of the analytics
+  bool leaky = true;        // false: never drop, let a slow analytic slow the source
+  std::chrono::milliseconds reconnect_initial{500};
+  std::chrono::milliseconds reconnect_max{10000};
+  std::chrono::milliseconds watchdog{5000};  // no frame for this long: reconnect
+  int rtsp_latency_ms = 200;
+  std::string rtsp_transport = "auto";        // auto, tcp, udp
+  std::vector<AnalyticConfig> analytics;
+  std::vector<OutputConfig> outputs;
+  int line = 0;
+};
+
+struct BusConfig {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::string snapshot_endpoint;  // empty: no late-joiner snapshots
+  std::chrono::milliseconds heartbeat{5000};
+};
+
+struct RtspServeConfig {
+  std::string address = "127.0.0.1";
+  int port = 8554;
+};
+
+struct Config {
+  std::string path;
+  BusConfig bus;
+  RtspServeConfig rtsp_server;  // where `outputs: rtsp` are re-served
+  std::vector<SourceConfig> sources;
+};
+
+// Parses and validates. `validateAnalytic` is called for every analytic option
+// (element, property, value) and returns an error text or empty; the runner
+// passes one that checks the element's GParamSpecs.
+using AnalyticValidator =
+    std::string (*)(const std::string& element, const std::string& property, const std::string& value);
+
+Config loadConfig(const std::string& path, AnalyticValidator validate = nullptr);
+Config parseConfig(const std::string& yaml_text, const std::string& name,
+                   AnalyticValidator validate = nullptr);
+
+// "500ms", "5s", "2m", "1h" or a plain number of seconds.
+std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
+
+// The URI with any user:password@ removed, safe for logs and events.
+std::string redactUri(const std::string& uri);
+
+SourceType classifyUri(const std::string& uri);
+
+// Element that implements an analytic name, or empty.
+std::string elementForAnalytic(const std::string& name);
+
+}  // namespace vigil::pipeline

@@ -1,0 +1,116 @@
+// The `vigil` command: run pipelines from a config, check a config, serve a
+// file over RTSP, and the self-contained demo.
+#include "config.hpp"
+#include "demo.hpp"
+#include "rtsp_server.hpp"
+#include "runner.hpp"
+
+#include <CLI/CLI.hpp>
+#include <gst/gst.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <filesystem>
+
+namespace {
+
+int runCommand(const std::string& config_path, const std::string& duration) {
+  using namespace vigil::pipeline;
+  Config config = loadConfig(config_path, &validateAnalyticOption);
+  RunOptions options;
+  if (!duration.empty()) {
+    options.duration = parseDuration(duration);
+    if (!options.duration) throw ConfigError("--for: '" + duration + "' is not a duration (e.g. 30s, 5m)");
+  }
+  spdlog::info("vigil {}: {} source(s), bus {}", VIGIL_VERSION, config.sources.size(), config.bus.endpoint);
+  Runner runner(std::move(config));
+  const int code = runner.run(options);
+  for (const auto& source : runner.summary().sources) {
+    spdlog::info("[{}] {} frames, {} reconnects{}", source.id, source.frames, source.reconnects,
+                 source.failed ? ", failed: " + source.failure : "");
+  }
+  return code;
+}
+
+int checkCommand(const std::string& config_path) {
+  using namespace vigil::pipeline;
+  const Config config = loadConfig(config_path, &validateAnalyticOption);
+  std::size_t analytics = 0;
+  for (const auto& source : config.sources) analytics += source.analytics.size();
+  std::printf("%s: ok (%zu sources, %zu analytics, bus %s)\n", config_path.c_str(), config.sources.size(), analytics,
+              config.bus.endpoint.c_str());
+  return 0;
+}
+
+int serveCommand(const std::string& file, const std::string& address, int port, const std::string& mount) {
+  using namespace vigil::pipeline;
+  if (!std::filesystem::exists(file)) throw std::runtime_error("no such file: " + file);
+  RtspServer server(address, port);
+  server.mount(mount, RtspServer::fileLaunch(std::filesystem::absolute(file).string()), true);
+  server.start();
+  std::printf("serving %s at %s\n", file.c_str(), server.url(mount).c_str());
+  std::fflush(stdout);
+  // Serve until SIGINT/SIGTERM.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int received = 0;
+  sigwait(&signals, &received);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Vigil: real-time video analytics on GStreamer (faces, plates, codes -> events on ZeroMQ)"};
+  app.set_version_flag("--version", VIGIL_VERSION);
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  std::string config_path;
+  std::string duration;
+  CLI::App* run = app.add_subcommand("run", "Run the pipelines of a config until every source ends or SIGINT/SIGTERM");
+  run->add_option("config", config_path, "YAML config (see configs/)")->required();
+  run->add_option("--for", duration, "Stop by itself after this long (e.g. 30s, 5m)");
+
+  CLI::App* check = app.add_subcommand("check", "Validate a config; errors name the key, its path and line");
+  check->add_option("config", config_path, "YAML config")->required();
+
+  std::string file;
+  std::string address = "127.0.0.1";
+  int port = 8554;
+  std::string mount = "/stream";
+  CLI::App* serve = app.add_subcommand("serve", "Serve an H.264 MKV/MP4 file over RTSP (a stand-in camera)");
+  serve->add_option("file", file, "Video file")->required();
+  serve->add_option("--address", address, "Address to listen on")->capture_default_str();
+  serve->add_option("--port", port, "Port (0: any free port)")->capture_default_str();
+  serve->add_option("--mount", mount, "Mount path")->capture_default_str();
+
+  vigil::pipeline::DemoOptions demo_options;
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Self-contained demo: generated clip served over RTSP, the pipeline, recorder and notifier, summary");
+  demo->add_option("--workdir", demo_options.workdir, "Where the clip, database and logs go")->capture_default_str();
+  demo->add_option("--seconds", demo_options.seconds, "Clip length")->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+  gst_init(&argc, &argv);
+  vigil::pipeline::ensurePluginLoaded();
+  try {
+    if (*run) return runCommand(config_path, duration);
+    if (*check) return checkCommand(config_path);
+    if (*serve) return serveCommand(file, address, port, mount);
+    if (*demo) return vigil::pipeline::runDemo(demo_options, argv[0]);
+  } catch (const vigil::pipeline::ConfigError& error) {
+    std::fprintf(stderr, "config error: %s\n", error.what());
+    return 2;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "error: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,551 @@
+#include "source_session.hpp"
+
+#include "rtsp_server.hpp"
+#include "vigil/events/schema.hpp"
+#include "vigil/gst/meta.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace vigil::pipeline {
+
+namespace {
+
+constexpr guint kWatchdogTickMs = 250;
+constexpr GstClockTime kDrainTimeout = 3 * GST_SECOND;
+
+std::int64_t steadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+gst::ElementPtr makeElement(const char* factory, const char* name = nullptr) {
+  GstElement* element = gst_element_factory_make(factory, name);
+  if (!element) {
+    throw std::runtime_error(std::string("GStreamer element '") + factory +
+                             "' is not available (is its plugin installed? for Vigil's own elements, is "
+                             "libgstvigil.so on GST_PLUGIN_PATH?)");
+  }
+  return gst::adoptFloating(element);
+}
+
+// Sets a property from text using the property's own type (enums by nick),
+// so configs never carry magic numbers.
+void setPropertyFromText(GstElement* element, const std::string& property, const std::string& value) {
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(element), property.c_str());
+  if (!spec) throw std::runtime_error("element has no property '" + property + "'");
+  GValue parsed = G_VALUE_INIT;
+  g_value_init(&parsed, spec->value_type);
+  if (!gst_value_deserialize(&parsed, value.c_str())) {
+    g_value_unset(&parsed);
+    throw std::runtime_error("'" + value + "' is not a valid value for '" + property + "'");
+  }
+  g_object_set_property(G_OBJECT(element), property.c_str(), &parsed);
+  g_value_unset(&parsed);
+}
+
+std::string sourceUriOf(const SourceConfig& source) {
+  if (source.type != SourceType::kFile || source.uri.rfind("file://", 0) == 0) return source.uri;
+  GError* raw = nullptr;
+  gst::CharPtr uri(gst_filename_to_uri(source.uri.c_str(), &raw));
+  gst::ErrorPtr error(raw);
+  if (!uri) throw std::runtime_error("not a usable file path: " + std::string(error ? error->message : ""));
+  return uri.get();
+}
+
+// testsrc://PATTERN?width=W&height=H&fps=F: a live synthetic camera.
+gst::ElementPtr makeTestPattern(GstBin* bin, const std::string& uri) {
+  std::string rest = uri.substr(std::string("testsrc://").size());
+  std::string pattern = rest.substr(0, rest.find('?'));
+  int width = 1280, height = 720, fps = 30;
+  if (const auto query = rest.find('?'); query != std::string::npos) {
+    std::string params = rest.substr(query + 1);
+    std::replace(params.begin(), params.end(), '&', ',');
+    gst::StructurePtr fields(gst_structure_new_from_string(("q, " + params).c_str()));
+    if (fields) {
+      gst_structure_get_int(fields.get(), "width", &width);
+      gst_structure_get_int(fields.get(), "height", &height);
+      gst_structure_get_int(fields.get(), "fps", &fps);
+    }
+  }
+  gst::ElementPtr source = makeElement("videotestsrc");
+  g_object_set(source.get(), "is-live", TRUE, nullptr);
+  if (!pattern.empty()) setPropertyFromText(source.get(), "pattern", pattern);
+  gst::ElementPtr caps = makeElement("capsfilter");
+  gst::CapsPtr filter(gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, width, "height", G_TYPE_INT, height,
+                                          "framerate", GST_TYPE_FRACTION, fps, 1, nullptr));
+  g_object_set(caps.get(), "caps", filter.get(), nullptr);
+  gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(source.get())), GST_ELEMENT(gst_object_ref(caps.get())), nullptr);
+  gst_element_link(source.get(), caps.get());
+  return caps;
+}
+
+}  // namespace
+
+SourceSession::SourceSession(SourceConfig source, BusConfig bus, OutputServer* rtsp_outputs,
+                             std::function<void(SourceSession&)> on_finished)
+    : source_(std::move(source)),
+      bus_(std::move(bus)),
+      rtsp_outputs_(rtsp_outputs),
+      on_finished_(std::move(on_finished)),
+      redacted_uri_(redactUri(source_.uri)) {}
+
+SourceSession::~SourceSession() {
+  for (guint* id : {&watchdog_timer_, &restart_timer_, &analytics_watch_, &source_watch_}) {
+    if (*id) g_source_remove(*id);
+    *id = 0;
+  }
+  teardownSource();
+  if (analytics_) gst_element_set_state(analytics_.get(), GST_STATE_NULL);
+  if (last_caps_) gst_caps_unref(last_caps_);
+}
+
+std::string SourceSession::redact(std::string text) const {
+  // Error texts from rtspsrc and friends may quote the URI, credentials included.
+  if (redacted_uri_ != source_.uri) {
+    for (auto at = text.find(source_.uri); at != std::string::npos; at = text.find(source_.uri, at)) {
+      text.replace(at, source_.uri.size(), redacted_uri_);
+    }
+    const auto scheme_end = source_.uri.find("://");
+    const auto at_sign = source_.uri.find('@', scheme_end);
+    if (scheme_end != std::string::npos && at_sign != std::string::npos) {
+      const std::string credentials = source_.uri.substr(scheme_end + 3, at_sign - scheme_end - 3);
+      for (auto at = text.find(credentials); at != std::string::npos; at = text.find(credentials, at)) {
+        text.replace(at, credentials.size(), "***");
+      }
+    }
+  }
+  return text;
+}
+
+std::string SourceSession::boundEndpoint() const {
+  if (!publish_) return "";
+  gchar* endpoint = nullptr;
+  g_object_get(publish_.get(), "bound-endpoint", &endpoint, nullptr);
+  gst::CharPtr owned(endpoint);
+  return owned ? owned.get() : "";
+}
+
+SourceSession::Stats SourceSession::stats() const {
+  return Stats{frame_counter_.load(), reconnects_, last_recovery_seconds_};
+}
+
+void SourceSession::publishStatus(const char* state, const std::string& detail) {
+  if (publish_) g_signal_emit_by_name(publish_.get(), "publish-status", state, redact(detail).c_str());
+}
+
+void SourceSession::buildAnalytics() {
+  analytics_ = gst::adoptFloating(gst_pipeline_new(("analytics-" + source_.id).c_str()));
+  GstBin* bin = GST_BIN(analytics_.get());
+
+  appsrc_ = makeElement("appsrc", "frames");
+  // A bounded queue that drops the oldest frame when the analytics fall behind:
+  // latency stays flat and the gap shows in the frame numbers (heartbeat
+  // dropped_frames). Not leaky: the source waits instead (offline files).
+  g_object_set(appsrc_.get(), "format", GST_FORMAT_TIME, "is-live", source_.realtime ? TRUE : FALSE, "max-buffers",
+               static_cast<guint64>(source_.queue_frames), "max-bytes", static_cast<guint64>(0), "max-time",
+               static_cast<guint64>(0), nullptr);
+  if (source_.leaky) {
+    gst_util_set_object_arg(G_OBJECT(appsrc_.get()), "leaky-type", "downstream");
+  } else {
+    g_object_set(appsrc_.get(), "block", TRUE, nullptr);
+  }
+  gst_bin_add(bin, GST_ELEMENT(gst_object_ref(appsrc_.get())));
+  GstElement* previous = appsrc_.get();
+
+  for (const AnalyticConfig& analytic : source_.analytics) {
+    gst::ElementPtr element = makeElement(analytic.element.c_str());
+    for (const auto& [property, value] : analytic.properties) {
+      try {
+        setPropertyFromText(element.get(), property, value);
+      } catch (const std::exception& error) {
+        throw ConfigError(source_.id + ": " + analytic.name + ": " + error.what());
+      }
+    }
+    gst_bin_add(bin, GST_ELEMENT(gst_object_ref(element.get())));
+    if (!gst_element_link(previous, element.get())) {
+      throw std::runtime_error(source_.id + ": cannot link " + analytic.element);
+    }
+    previous = element.get();
+  }
+
+  publish_ = makeElement("eventpublish", "publish");
+  g_object_set(publish_.get(), "endpoint", bus_.endpoint.c_str(), "snapshot-endpoint", bus_.snapshot_endpoint.c_str(),
+               "source-id", source_.id.c_str(), "heartbeat-interval", static_cast<guint>(bus_.heartbeat.count()),
+               nullptr);
+  gst_bin_add(bin, GST_ELEMENT(gst_object_ref(publish_.get())));
+  gst_element_link(previous, publish_.get());
+
+  // Outputs hang off a tee after the last analytic: only redacted frames reach them.
+  gst::ElementPtr tee = makeElement("tee");
+  gst_bin_add(bin, GST_ELEMENT(gst_object_ref(tee.get())));
+  gst_element_link(publish_.get(), tee.get());
+  auto branch = [&](std::initializer_list<gst::ElementPtr*> chain) {
+    gst::ElementPtr queue = makeElement("queue");
+    gst_util_set_object_arg(G_OBJECT(queue.get()), "leaky", "downstream");
+    g_object_set(queue.get(), "max-size-buffers", 5u, "max-size-time", static_cast<guint64>(0), "max-size-bytes", 0u,
+                 nullptr);
+    GstElement* last = tee.get();
+    std::vector<GstElement*> elements{queue.get()};
+    for (auto* element : chain) elements.push_back(element->get());
+    for (GstElement* element : elements) {
+      gst_bin_add(bin, GST_ELEMENT(gst_object_ref(element)));
+      if (!gst_element_link(last, element)) throw std::runtime_error(source_.id + ": cannot link output branch");
+      last = element;
+    }
+  };
+  gst::ElementPtr sink = makeElement("fakesink");
+  g_object_set(sink.get(), "sync", FALSE, "async", FALSE, nullptr);
+  branch({&sink});
+  for (const OutputConfig& output : source_.outputs) {
+    if (output.type == OutputConfig::Type::kFile) {
+      gst::ElementPtr convert = makeElement("videoconvert");
+      gst::ElementPtr encoder = makeElement("x264enc");
+      gst_util_set_object_arg(G_OBJECT(encoder.get()), "speed-preset", "ultrafast");
+      gst_util_set_object_arg(G_OBJECT(encoder.get()), "tune", "zerolatency");
+      g_object_set(encoder.get(), "bitrate", static_cast<guint>(output.bitrate_kbps), "key-int-max", 30u, nullptr);
+      gst::ElementPtr parse = makeElement("h264parse");
+      gst::ElementPtr mux = makeElement("splitmuxsink");
+      g_object_set(mux.get(), "location", output.path.c_str(), "max-size-time",
+                   static_cast<guint64>(output.segment.count()) * GST_SECOND, "send-keyframe-requests", TRUE, nullptr);
+      if (output.format == "mkv") {
+        gst::ElementPtr muxer = makeElement("matroskamux");
+        g_object_set(mux.get(), "muxer", muxer.get(), nullptr);
+      }
+      branch({&convert, &encoder, &parse, &mux});
+    } else if (output.type == OutputConfig::Type::kRtsp) {
+      if (!rtsp_outputs_) throw std::runtime_error(source_.id + ": rtsp output without an RTSP server");
+      gst::ElementPtr sink_to_server = makeElement("intervideosink");
+      g_object_set(sink_to_server.get(), "channel",
+                   rtsp_outputs_->addMount(source_.id, output.path, output.bitrate_kbps).c_str(), nullptr);
+      branch({&sink_to_server});
+    } else {
+      // Snapshots: the newest redacted frame, encoded only when asked for
+      // (the `last-sample` of this sink, see Runner::snapshot).
+      gst::ElementPtr snapshot_sink = makeElement("fakesink", ("snapshot-" + source_.id).c_str());
+      g_object_set(snapshot_sink.get(), "sync", FALSE, "async", FALSE, "enable-last-sample", TRUE, nullptr);
+      branch({&snapshot_sink});
+    }
+  }
+}
+
+void SourceSession::start() {
+  buildAnalytics();
+  gst::BusPtr bus(gst_element_get_bus(analytics_.get()));
+  analytics_watch_ = gst_bus_add_watch(bus.get(), &SourceSession::onAnalyticsBus, this);
+  if (gst_element_set_state(analytics_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The bus carries the reason (e.g. a model that failed to load).
+    gst::MessagePtr message(gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR));
+    std::string why = "the analytics pipeline did not start";
+    if (message) {
+      GError* raw = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(message.get(), &raw, &debug);
+      gst::ErrorPtr error(raw);
+      gst::CharPtr owned_debug(debug);
+      why = error->message;
+      if (owned_debug) why += std::string(" (") + owned_debug.get() + ")";
+    }
+    throw std::runtime_error(source_.id + ": " + why);
+  }
+  analytics_clock_.reset(gst_element_get_clock(analytics_.get()));
+  analytics_base_time_ = gst_element_get_base_time(analytics_.get());
+  spdlog::info("[{}] analytics started ({} analytics), publishing on {}", source_.id, source_.analytics.size(),
+               boundEndpoint());
+  watchdog_timer_ = g_timeout_add(kWatchdogTickMs, &SourceSession::onWatchdog, this);
+  startSource();
+}
+
+void SourceSession::startSource() {
+  restart_timer_ = 0;
+  if (stopping_ || finished_) return;
+  spdlog::info("[{}] opening {}", source_.id, redacted_uri_);
+  try {
+    source_pipeline_ = gst::adoptFloating(gst_pipeline_new(("source-" + source_.id).c_str()));
+    GstBin* bin = GST_BIN(source_pipeline_.get());
+    convert_ = makeElement("videoconvert");
+    gst::ElementPtr caps = makeElement("capsfilter");
+    gst::CapsPtr i420(gst_caps_from_string("video/x-raw,format=I420"));
+    g_object_set(caps.get(), "caps", i420.get(), nullptr);
+    gst::ElementPtr sink = makeElement("appsink");
+    // Files paced like a camera when realtime; otherwise as fast as analysed.
+    const bool sync = source_.type == SourceType::kFile && source_.realtime;
+    g_object_set(sink.get(), "sync", sync ? TRUE : FALSE, "max-buffers", 2u, "drop", source_.leaky ? TRUE : FALSE,
+                 "emit-signals", FALSE, nullptr);
+    GstAppSinkCallbacks callbacks{};
+    callbacks.new_sample = &SourceSession::onNewSample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink.get()), &callbacks, this, nullptr);
+    gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(convert_.get())), GST_ELEMENT(gst_object_ref(caps.get())),
+                     GST_ELEMENT(gst_object_ref(sink.get())), nullptr);
+    gst_element_link_many(convert_.get(), caps.get(), sink.get(), nullptr);
+
+    switch (source_.type) {
+      case SourceType::kTestPattern: {
+        gst::ElementPtr head = makeTestPattern(bin, source_.uri);
+        gst_element_link(head.get(), convert_.get());
+        break;
+      }
+      case SourceType::kV4l2: {
+        gst::ElementPtr camera = makeElement("v4l2src");
+        const std::string device =
+            source_.uri.rfind("v4l2://", 0) == 0 ? source_.uri.substr(std::string("v4l2://").size()) : source_.uri;
+        g_object_set(camera.get(), "device", device.c_str(), nullptr);
+        gst::ElementPtr decode = makeElement("decodebin");
+        g_signal_connect(decode.get(), "pad-added", G_CALLBACK(&SourceSession::onPadAdded), this);
+        gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(camera.get())), GST_ELEMENT(gst_object_ref(decode.get())),
+                         nullptr);
+        gst_element_link(camera.get(), decode.get());
+        break;
+      }
+      default: {
+        gst::ElementPtr decode = makeElement("uridecodebin");
+        g_object_set(decode.get(), "uri", sourceUriOf(source_).c_str(), nullptr);
+        g_signal_connect(decode.get(), "pad-added", G_CALLBACK(&SourceSession::onPadAdded), this);
+        g_signal_connect(decode.get(), "source-setup", G_CALLBACK(&SourceSession::onSourceSetup), this);
+        gst_bin_add(bin, GST_ELEMENT(gst_object_ref(decode.get())));
+        break;
+      }
+    }
+  } catch (const std::exception& error) {
+    teardownSource();
+    scheduleRestart(error.what());
+    return;
+  }
+
+  gst::BusPtr bus(gst_element_get_bus(source_pipeline_.get()));
+  source_watch_ = gst_bus_add_watch(bus.get(), &SourceSession::onSourceBus, this);
+  source_started_ = std::chrono::steady_clock::now();
+  frames_since_source_start_ = 0;
+  if (gst_element_set_state(source_pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The error message on the bus says why; it arrives through onSourceBus.
+    spdlog::warn("[{}] source did not start", source_.id);
+  }
+}
+
+void SourceSession::teardownSource() {
+  if (source_watch_) {
+    g_source_remove(source_watch_);
+    source_watch_ = 0;
+  }
+  if (source_pipeline_) {
+    gst_element_set_state(source_pipeline_.get(), GST_STATE_NULL);
+    source_pipeline_.reset();
+  }
+  convert_.reset();
+}
+
+void SourceSession::scheduleRestart(const std::string& reason) {
+  if (stopping_ || finished_ || restart_timer_) return;
+  teardownSource();
+  if (!recovering_) {
+    recovering_ = true;
+    failure_detected_ = std::chrono::steady_clock::now();
+  }
+  // Capped exponential backoff: quick for a blip, gentle on a dead camera.
+  const std::chrono::milliseconds backoff = source_.reconnect_initial * (1LL << std::min(restart_attempts_, 20));
+  const std::chrono::milliseconds delay = std::min(source_.reconnect_max, backoff);
+  ++restart_attempts_;
+  ++reconnects_;
+  spdlog::warn("[{}] {}; reconnecting in {} ms (attempt {})", source_.id, redact(reason), delay.count(),
+               restart_attempts_);
+  publishStatus("reconnecting", reason);
+  restart_timer_ = g_timeout_add(static_cast<guint>(delay.count()), &SourceSession::onRestartTimer, this);
+}
+
+gboolean SourceSession::onRestartTimer(gpointer self) {
+  static_cast<SourceSession*>(self)->startSource();
+  return G_SOURCE_REMOVE;
+}
+
+void SourceSession::finish(bool failed, const std::string& why) {
+  if (finished_) return;
+  finished_ = true;
+  failed_ = failed;
+  failure_ = failed ? redact(why) : "";
+  if (restart_timer_) g_source_remove(restart_timer_);
+  restart_timer_ = 0;
+  if (watchdog_timer_) g_source_remove(watchdog_timer_);
+  watchdog_timer_ = 0;
+  if (analytics_watch_) g_source_remove(analytics_watch_);
+  analytics_watch_ = 0;
+  teardownSource();
+  if (failed) publishStatus("error", why);
+  // NULL runs eventpublish's stop(): `stopped` is published and flushed.
+  if (analytics_) gst_element_set_state(analytics_.get(), GST_STATE_NULL);
+  if (failed) {
+    spdlog::error("[{}] stopped: {}", source_.id, failure_);
+  } else {
+    spdlog::info("[{}] finished ({} frames, {} reconnects)", source_.id, frame_counter_.load(), reconnects_);
+  }
+  if (on_finished_) on_finished_(*this);
+}
+
+void SourceSession::stop() {
+  if (finished_ || stopping_) return;
+  stopping_ = true;
+  teardownSource();
+  // Let the analytics drain what they hold, then stop. EOS travels through
+  // the pipeline; wait for it on the bus, bounded.
+  gst_app_src_end_of_stream(GST_APP_SRC(appsrc_.get()));
+  gst::BusPtr bus(gst_element_get_bus(analytics_.get()));
+  gst::MessagePtr done(gst_bus_timed_pop_filtered(bus.get(), kDrainTimeout,
+                                                  static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
+  finish(false, "");
+}
+
+void SourceSession::onFrame(GstSample* sample) {
+  GstBuffer* decoded = gst_sample_get_buffer(sample);
+  GstCaps* caps = gst_sample_get_caps(sample);
+  if (!decoded || !caps) return;
+  if (!last_caps_ || !gst_caps_is_equal(last_caps_, caps)) {
+    gst_caps_replace(&last_caps_, caps);
+    gst_app_src_set_caps(GST_APP_SRC(appsrc_.get()), caps);
+  }
+  // A shallow copy: pixels are shared, only the metadata is ours to set.
+  GstBuffer* frame = gst_buffer_copy(decoded);
+  GST_BUFFER_OFFSET(frame) = frame_counter_++;
+  GST_BUFFER_OFFSET_END(frame) = GST_BUFFER_OFFSET_NONE;
+  // Timestamps in the analytics pipeline's running time: monotonic however
+  // often the source restarts.
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  const GstClockTime base = analytics_base_time_.load();
+  if (analytics_clock_ && GST_CLOCK_TIME_IS_VALID(base)) {
+    const GstClockTime now = gst_clock_get_time(analytics_clock_.get());
+    if (now >= base) pts = now - base;
+  }
+  GST_BUFFER_PTS(frame) = pts;
+  GST_BUFFER_DTS(frame) = GST_CLOCK_TIME_NONE;
+  gst::setCaptureTimeNs(frame, events::wallClockNowNs());
+  last_frame_steady_ns_ = steadyNowNs();
+  ++frames_since_source_start_;
+  gst_app_src_push_buffer(GST_APP_SRC(appsrc_.get()), frame);  // takes the buffer
+}
+
+GstFlowReturn SourceSession::onNewSample(GstAppSink* sink, gpointer self) {
+  gst::SamplePtr sample(gst_app_sink_pull_sample(sink));
+  if (sample) static_cast<SourceSession*>(self)->onFrame(sample.get());
+  return GST_FLOW_OK;
+}
+
+void SourceSession::onPadAdded(GstElement*, GstPad* pad, gpointer self) {
+  auto* session = static_cast<SourceSession*>(self);
+  gst::CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  const GstStructure* structure = caps ? gst_caps_get_structure(caps.get(), 0) : nullptr;
+  if (!structure || !g_str_has_prefix(gst_structure_get_name(structure), "video/")) return;  // audio etc.
+  if (!session->convert_) return;
+  gst::PadPtr sink_pad(gst_element_get_static_pad(session->convert_.get(), "sink"));
+  if (gst_pad_is_linked(sink_pad.get())) return;  // one video stream per source
+  if (GST_PAD_LINK_FAILED(gst_pad_link(pad, sink_pad.get()))) {
+    spdlog::warn("[{}] cannot link the decoded video", session->source_.id);
+  }
+}
+
+void SourceSession::onSourceSetup(GstElement*, GstElement* source, gpointer self) {
+  auto* session = static_cast<SourceSession*>(self);
+  GObjectClass* klass = G_OBJECT_GET_CLASS(source);
+  if (g_object_class_find_property(klass, "latency")) {
+    g_object_set(source, "latency", static_cast<guint>(session->source_.rtsp_latency_ms), nullptr);
+  }
+  if (g_object_class_find_property(klass, "protocols") && session->source_.rtsp_transport != "auto") {
+    gst_util_set_object_arg(G_OBJECT(source), "protocols", session->source_.rtsp_transport == "tcp" ? "tcp" : "udp");
+  }
+  if (g_object_class_find_property(klass, "tcp-timeout")) {
+    // Fail fast on a camera that accepts TCP but never answers; the watchdog
+    // catches one that goes quiet later.
+    const auto timeout_us = static_cast<guint64>(session->source_.watchdog.count()) * 1000;
+    g_object_set(source, "tcp-timeout", timeout_us, nullptr);
+  }
+}
+
+gboolean SourceSession::onWatchdog(gpointer self) {
+  auto* session = static_cast<SourceSession*>(self);
+  if (session->finished_ || session->stopping_) return G_SOURCE_CONTINUE;
+  if (!session->source_pipeline_) return G_SOURCE_CONTINUE;  // waiting for a restart
+  const auto now = std::chrono::steady_clock::now();
+  const std::uint64_t frames = session->frames_since_source_start_.load();
+  if (frames > 0 && session->recovering_) {
+    session->recovering_ = false;
+    session->restart_attempts_ = 0;
+    session->last_recovery_seconds_ = std::chrono::duration<double>(now - session->failure_detected_).count();
+    spdlog::info("[{}] source back after {:.2f} s", session->source_.id, session->last_recovery_seconds_);
+  }
+  // No frame for `watchdog` since the last one (or since the start).
+  const std::int64_t last = session->last_frame_steady_ns_.load();
+  const auto since_start = now - session->source_started_;
+  const auto since_frame = std::chrono::nanoseconds(steadyNowNs() - last);
+  const auto quiet = frames > 0 ? std::min<std::chrono::nanoseconds>(since_frame, since_start) : since_start;
+  if (quiet > session->source_.watchdog) {
+    session->scheduleRestart("no frames for " + std::to_string(session->source_.watchdog.count()) + " ms");
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean SourceSession::onSourceBus(GstBus*, GstMessage* message, gpointer self) {
+  auto* session = static_cast<SourceSession*>(self);
+  switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_ERROR: {
+      GError* raw = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(message, &raw, &debug);
+      gst::ErrorPtr error(raw);
+      gst::CharPtr owned_debug(debug);
+      spdlog::debug("[{}] source error detail: {}", session->source_.id,
+                    session->redact(owned_debug ? owned_debug.get() : ""));
+      session->scheduleRestart(std::string("source error: ") + (error ? error->message : "unknown"));
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      switch (session->source_.on_eos) {
+        case EosPolicy::kStop:
+          session->teardownSource();
+          gst_app_src_end_of_stream(GST_APP_SRC(session->appsrc_.get()));  // finish() on analytics EOS
+          break;
+        case EosPolicy::kLoop:
+          gst_element_seek_simple(session->source_pipeline_.get(), GST_FORMAT_TIME,
+                                  static_cast<GstSeekFlags>(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+          break;
+        case EosPolicy::kReconnect: session->scheduleRestart("end of stream from the source"); break;
+      }
+      break;
+    case GST_MESSAGE_WARNING: {
+      GError* raw = nullptr;
+      gst_message_parse_warning(message, &raw, nullptr);
+      gst::ErrorPtr warning(raw);
+      spdlog::warn("[{}] {}", session->source_.id, session->redact(warning ? warning->message : ""));
+      break;
+    }
+    default: break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean SourceSession::onAnalyticsBus(GstBus*, GstMessage* message, gpointer self) {
+  auto* session = static_cast<SourceSession*>(self);
+  switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_ERROR: {
+      GError* raw = nullptr;
+      gchar* debug = nullptr;
+      gst_message_parse_error(message, &raw, &debug);
+      gst::ErrorPtr error(raw);
+      gst::CharPtr owned_debug(debug);
+      std::string why = std::string("analytics error: ") + (error ? error->message : "unknown");
+      if (owned_debug) why += std::string(" (") + owned_debug.get() + ")";
+      session->analytics_watch_ = 0;
+      session->finish(true, why);
+      return G_SOURCE_REMOVE;
+    }
+    case GST_MESSAGE_EOS:
+      session->analytics_watch_ = 0;
+      session->finish(false, "");
+      return G_SOURCE_REMOVE;
+    default: break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+}  // namespace vigil::pipeline

@@ -1,0 +1,107 @@
+// One source, isolated: a fragile *source pipeline* (RTSP, camera, file,
+// decoder) that is torn down and rebuilt whenever it fails, feeding a stable
+// *analytics pipeline* (analysers, publisher, outputs) through appsink/appsrc.
+// The analytics side never restarts, so frame numbers, timestamps, tracks and
+// event sequence numbers carry on across reconnects.
+#pragma once
+
+#include "config.hpp"
+#include "vigil/gst/ptr.hpp"
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace vigil::pipeline {
+
+class OutputServer;
+
+class SourceSession {
+ public:
+  struct Stats {
+    std::uint64_t frames_in = 0;
+    std::uint64_t reconnects = 0;
+    double last_recovery_seconds = -1;  // failure detected -> frames again
+  };
+
+  // `on_finished` runs on the main loop when the session has ended for good
+  // (file EOS with on_eos: stop, analytics error, or stop()).
+  SourceSession(SourceConfig source, BusConfig bus, OutputServer* rtsp_outputs,
+                std::function<void(SourceSession&)> on_finished);
+  ~SourceSession();
+  SourceSession(const SourceSession&) = delete;
+  SourceSession& operator=(const SourceSession&) = delete;
+
+  // Both on the main loop thread. start() throws ConfigError/runtime_error when
+  // the analytics pipeline cannot be built (unknown element, bad property).
+  void start();
+  void stop();  // graceful: drains the analytics pipeline, publishes `stopped`
+
+  const std::string& id() const { return source_.id; }
+  bool finished() const { return finished_; }
+  bool failed() const { return failed_; }
+  const std::string& failure() const { return failure_; }
+  std::string boundEndpoint() const;
+  Stats stats() const;
+
+ private:
+  void buildAnalytics();
+  void startSource();
+  void teardownSource();
+  void scheduleRestart(const std::string& reason);
+  void finish(bool failed, const std::string& why);
+  void publishStatus(const char* state, const std::string& detail);
+  void onFrame(GstSample* sample);  // streaming thread of the source pipeline
+  std::string redact(std::string text) const;
+
+  static gboolean onSourceBus(GstBus*, GstMessage*, gpointer self);
+  static gboolean onAnalyticsBus(GstBus*, GstMessage*, gpointer self);
+  static gboolean onWatchdog(gpointer self);
+  static gboolean onRestartTimer(gpointer self);
+  static GstFlowReturn onNewSample(GstAppSink* sink, gpointer self);
+  static void onPadAdded(GstElement*, GstPad*, gpointer self);
+  static void onSourceSetup(GstElement*, GstElement* source, gpointer self);
+
+  SourceConfig source_;
+  BusConfig bus_;
+  OutputServer* rtsp_outputs_;
+  std::function<void(SourceSession&)> on_finished_;
+  std::string redacted_uri_;
+
+  gst::ElementPtr analytics_;
+  gst::ElementPtr appsrc_;
+  gst::ElementPtr publish_;
+  gst::ElementPtr source_pipeline_;
+  gst::ElementPtr convert_;  // in the source pipeline; decoder pads link here
+  guint analytics_watch_ = 0;
+  guint source_watch_ = 0;
+  guint watchdog_timer_ = 0;
+  guint restart_timer_ = 0;
+
+  // Written by the source's streaming thread, read on the main loop.
+  std::atomic<std::uint64_t> frame_counter_{0};
+  std::atomic<std::int64_t> last_frame_steady_ns_{0};
+  std::atomic<std::uint64_t> frames_since_source_start_{0};
+  std::atomic<GstClockTime> analytics_base_time_{GST_CLOCK_TIME_NONE};
+  gst::ClockPtr analytics_clock_;
+  GstCaps* last_caps_ = nullptr;  // streaming thread only
+
+  // Main loop only.
+  std::chrono::steady_clock::time_point source_started_;
+  std::chrono::steady_clock::time_point failure_detected_;
+  bool recovering_ = false;
+  int restart_attempts_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;
+  bool failed_ = false;
+  std::string failure_;
+  std::uint64_t reconnects_ = 0;
+  double last_recovery_seconds_ = -1;
+};
+
+}  // namespace vigil::pipeline

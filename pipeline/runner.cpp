@@ -129,6 +129,21 @@ int Runner::run(const RunOptions& options) {
     state.outputs = std::make_unique<OutputServer>(*state.rtsp_server);
   }
 
+  // Signals first: a SIGINT during start-up must still stop cleanly.
+  guint sigint = g_unix_signal_add(SIGINT, [](gpointer data) -> gboolean {
+    auto* s = static_cast<State*>(data);
+    spdlog::info("interrupted: stopping all sources");
+    s->interrupted = true;
+    s->stopAll();
+    return G_SOURCE_CONTINUE;
+  }, &state);
+  guint sigterm = g_unix_signal_add(SIGTERM, [](gpointer data) -> gboolean {
+    auto* s = static_cast<State*>(data);
+    spdlog::info("terminated: stopping all sources");
+    s->interrupted = true;
+    s->stopAll();
+    return G_SOURCE_CONTINUE;
+  }, &state);
   auto on_finished = [&state](SourceSession&) {
     if (++state.finished == state.sessions.size()) g_main_loop_quit(state.loop.get());
   };
@@ -157,24 +172,12 @@ int Runner::run(const RunOptions& options) {
     }
   }
   if (state.finished == state.sessions.size()) {
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
     spdlog::error("no source could start");
     return 1;
   }
 
-  guint sigint = g_unix_signal_add(SIGINT, [](gpointer data) -> gboolean {
-    auto* s = static_cast<State*>(data);
-    spdlog::info("interrupted: stopping all sources");
-    s->interrupted = true;
-    s->stopAll();
-    return G_SOURCE_CONTINUE;
-  }, &state);
-  guint sigterm = g_unix_signal_add(SIGTERM, [](gpointer data) -> gboolean {
-    auto* s = static_cast<State*>(data);
-    spdlog::info("terminated: stopping all sources");
-    s->interrupted = true;
-    s->stopAll();
-    return G_SOURCE_CONTINUE;
-  }, &state);
   if (options.duration) {
     state.deadline = g_timeout_add(static_cast<guint>(options.duration->count()), [](gpointer data) -> gboolean {
       auto* s = static_cast<State*>(data);

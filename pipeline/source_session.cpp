@@ -361,8 +361,20 @@ gboolean SourceSession::onRestartTimer(gpointer self) {
   return G_SOURCE_REMOVE;
 }
 
+// Once frames flow again after a failure: how long the source was gone, from
+// the failure being detected to the first frame of the new source pipeline.
+void SourceSession::noteRecovery() {
+  if (!recovering_ || frames_since_source_start_.load() == 0) return;
+  recovering_ = false;
+  restart_attempts_ = 0;
+  const auto first_frame = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(first_frame_steady_ns_.load()));
+  last_recovery_seconds_ = std::chrono::duration<double>(first_frame - failure_detected_).count();
+  spdlog::info("[{}] source back after {:.2f} s", source_.id, last_recovery_seconds_);
+}
+
 void SourceSession::finish(bool failed, const std::string& why) {
   if (finished_) return;
+  if (source_pipeline_) noteRecovery();
   finished_ = true;
   failed_ = failed;
   failure_ = failed ? redact(why) : "";
@@ -420,8 +432,9 @@ void SourceSession::onFrame(GstSample* sample) {
   GST_BUFFER_PTS(frame) = pts;
   GST_BUFFER_DTS(frame) = GST_CLOCK_TIME_NONE;
   gst::setCaptureTimeNs(frame, events::wallClockNowNs());
-  last_frame_steady_ns_ = steadyNowNs();
-  ++frames_since_source_start_;
+  const std::int64_t now_ns = steadyNowNs();
+  last_frame_steady_ns_ = now_ns;
+  if (frames_since_source_start_++ == 0) first_frame_steady_ns_ = now_ns;
   gst_app_src_push_buffer(GST_APP_SRC(appsrc_.get()), frame);  // takes the buffer
 }
 
@@ -468,12 +481,7 @@ gboolean SourceSession::onWatchdog(gpointer self) {
   if (!session->source_pipeline_) return G_SOURCE_CONTINUE;  // waiting for a restart
   const auto now = std::chrono::steady_clock::now();
   const std::uint64_t frames = session->frames_since_source_start_.load();
-  if (frames > 0 && session->recovering_) {
-    session->recovering_ = false;
-    session->restart_attempts_ = 0;
-    session->last_recovery_seconds_ = std::chrono::duration<double>(now - session->failure_detected_).count();
-    spdlog::info("[{}] source back after {:.2f} s", session->source_.id, session->last_recovery_seconds_);
-  }
+  session->noteRecovery();
   // No frame for `watchdog` since the last one (or since the start).
   const std::int64_t last = session->last_frame_steady_ns_.load();
   const auto since_start = now - session->source_started_;

@@ -56,6 +56,7 @@ class SourceSession {
   void scheduleRestart(const std::string& reason);
   void finish(bool failed, const std::string& why);
   void publishStatus(const char* state, const std::string& detail);
+  void noteRecovery();
   void onFrame(GstSample* sample);  // streaming thread of the source pipeline
   std::string redact(std::string text) const;
 
@@ -87,6 +88,7 @@ class SourceSession {
   std::atomic<std::uint64_t> frame_counter_{0};
   std::atomic<std::int64_t> last_frame_steady_ns_{0};
   std::atomic<std::uint64_t> frames_since_source_start_{0};
+  std::atomic<std::int64_t> first_frame_steady_ns_{0};  // of the current source pipeline
   std::atomic<GstClockTime> analytics_base_time_{GST_CLOCK_TIME_NONE};
   gst::ClockPtr analytics_clock_;
   GstCaps* last_caps_ = nullptr;  // streaming thread only

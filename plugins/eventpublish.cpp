@@ -475,12 +475,15 @@ static GstFlowReturn vigil_event_publish_transform_ip(GstBaseTransform* transfor
       const int n = gst_structure_n_fields(analysis);
       for (int i = 0; i < n; ++i) {
         const char* name = gst_structure_nth_field_name(analysis, i);
-        if (!std::strcmp(name, vigil::gst::kFieldRoiType) || !std::strcmp(name, vigil::gst::kFieldPublish)) continue;
+        if (!std::strcmp(name, vigil::gst::kFieldRoiType) || !std::strcmp(name, vigil::gst::kFieldPublish) ||
+            !std::strcmp(name, vigil::gst::kFieldKind)) {
+          continue;
+        }
         packValue(body.key(name), gst_structure_get_value(analysis, name), 0);
       }
       if (roi_type) packObjects(body, buffer, g_quark_from_string(roi_type));
       vigil::events::Header event_header = header;
-      event_header.kind = gst_structure_get_name(analysis);
+      event_header.kind = vigil::gst::analysisKind(analysis);
       priv->publisher->publish(std::move(event_header), body);
       ++priv->counters.events;
     }

@@ -14,7 +14,6 @@ gboolean copyAnalysis(GstBuffer* destination, GstCustomMeta* meta, GstBuffer*, G
   if (!copy) return FALSE;
   GstStructure* target = gst_custom_meta_get_structure(copy);
   const GstStructure* source = gst_custom_meta_get_structure(meta);
-  gst_structure_set_name(target, gst_structure_get_name(source));
   const int fields = gst_structure_n_fields(source);
   for (int i = 0; i < fields; ++i) {
     const gchar* name = gst_structure_nth_field_name(source, i);
@@ -33,6 +32,9 @@ GstCaps* unixTimestampCaps() {
 void registerAnalysisMeta() {
   static std::once_flag once;
   std::call_once(once, [] {
+    // The plugin and the application each link this library, so each has its
+    // own once-flag: the registry is the one source of truth.
+    if (gst_meta_get_info(kAnalysisMeta)) return;
     static const gchar* tags[] = {nullptr};
     gst_meta_register_custom(kAnalysisMeta, tags, copyAnalysis, nullptr, nullptr);
   });
@@ -59,8 +61,8 @@ GstStructure* addAnalysis(GstBuffer* buffer, const char* kind, const char* roi_t
   registerAnalysisMeta();
   GstCustomMeta* meta = gst_buffer_add_custom_meta(buffer, kAnalysisMeta);
   GstStructure* structure = gst_custom_meta_get_structure(meta);
-  gst_structure_set_name(structure, kind);
-  gst_structure_set(structure, kFieldRoiType, G_TYPE_STRING, roi_type, kFieldPublish,
+  // The structure keeps the meta's name: gst_custom_meta_has_name() matches on it.
+  gst_structure_set(structure, kFieldKind, G_TYPE_STRING, kind, kFieldRoiType, G_TYPE_STRING, roi_type, kFieldPublish,
                     G_TYPE_BOOLEAN, publish ? TRUE : FALSE, nullptr);
   return structure;
 }
@@ -83,6 +85,11 @@ void AnalysisRange::iterator::advance() {
       return;
     }
   }
+}
+
+const char* analysisKind(const GstStructure* analysis) {
+  const char* kind = gst_structure_get_string(analysis, kFieldKind);
+  return kind ? kind : "";
 }
 
 std::int64_t captureTimeNs(GstBuffer* buffer) {

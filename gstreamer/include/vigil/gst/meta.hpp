@@ -7,8 +7,8 @@
 // `publish` (boolean, default true): false keeps the object on the buffer for
 // downstream elements (e.g. the redactor) but out of the event.
 //
-// Analysis: one custom meta `VigilAnalysisMeta` per analyser and frame, whose
-// structure is named after the event kind (`faces`, `plates`, `codes`). Fields:
+// Analysis: one custom meta `VigilAnalysisMeta` per analyser and frame. Fields:
+// `kind` (the event kind: `faces`, `plates`, `codes`),
 // `roi_type` (which objects belong to it), `publish` (emit an event for this
 // frame: the analyser's emit policy), and the event's kind-specific keys
 // (`count`, `zones`, ...), published as they are.
@@ -33,6 +33,7 @@ inline constexpr const char* kFieldScore = "score";
 inline constexpr const char* kFieldTrackId = "track_id";
 inline constexpr const char* kFieldPublish = "publish";
 inline constexpr const char* kFieldRoiType = "roi_type";
+inline constexpr const char* kFieldKind = "kind";
 
 // Registers VigilAnalysisMeta; idempotent, thread-safe. The plugin calls it on
 // load; the runner and tests may call it before the plugin is loaded.
@@ -49,6 +50,9 @@ const GstStructure* objectParams(GstVideoRegionOfInterestMeta* roi);
 // Adds the per-frame analysis summary; the returned structure (owned by the
 // meta) has `roi_type` and `publish` set and takes the kind-specific fields.
 GstStructure* addAnalysis(GstBuffer* buffer, const char* kind, const char* roi_type, bool publish);
+
+// The event kind of an analysis summary ("" if unset).
+const char* analysisKind(const GstStructure* analysis);
 
 // Iterates analysis summaries on a buffer: `for (auto* s : analyses(buffer))`.
 class AnalysisRange {

@@ -208,6 +208,10 @@ int Runner::run(const RunOptions& options) {
   }
   state.sessions.clear();
   state.rtsp_server.reset();
+  if (!waitForSourceTeardowns(std::chrono::seconds(2))) {
+    spdlog::warn("{} source pipeline(s) did not shut down in time (an rtspsrc teardown can hang); exiting anyway",
+                 sourceTeardownsInFlight());
+  }
   return failures ? 1 : 0;
 }
 

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <mutex>
+#include <thread>
 #include <stdexcept>
 
 namespace vigil::pipeline {
@@ -86,13 +88,149 @@ gst::ElementPtr makeTestPattern(GstBin* bin, const std::string& uri) {
 
 }  // namespace
 
+// What a source pipeline's streaming thread needs, and nothing of the session:
+// a torn-down pipeline may still deliver a frame while it shuts down in the
+// background, after the session has moved on (or is gone).
+struct FrameBridge {
+  gst::ElementPtr appsrc;
+  gst::ClockPtr clock;
+  std::atomic<GstClockTime> base_time{GST_CLOCK_TIME_NONE};
+  // Bumped at every teardown: callbacks of older source pipelines go quiet.
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<std::uint64_t> frame_counter{0};
+  std::atomic<std::int64_t> last_frame_steady_ns{0};
+  std::atomic<std::uint64_t> frames_since_source_start{0};
+  std::atomic<std::int64_t> first_frame_steady_ns{0};
+  std::mutex caps_mutex;
+  gst::CapsPtr last_caps;
+  // Settings the source-setup callback applies.
+  guint rtsp_latency_ms = 0;
+  std::string rtsp_protocols;  // empty: rtspsrc's default
+  guint64 tcp_timeout_us = 0;
+};
+
+struct FeedContext {
+  std::shared_ptr<FrameBridge> bridge;
+  std::uint64_t generation = 0;
+  gst::ElementPtr convert;  // decoded pads link here
+  std::string source_id;
+
+  bool current() const { return bridge->generation.load() == generation; }
+  static void destroy(gpointer context) { delete static_cast<FeedContext*>(context); }
+  static void destroyClosure(gpointer context, GClosure*) { destroy(context); }
+};
+
+namespace {
+
+void pushFrame(FeedContext& feed, GstSample* sample) {
+  FrameBridge& bridge = *feed.bridge;
+  GstBuffer* decoded = gst_sample_get_buffer(sample);
+  GstCaps* caps = gst_sample_get_caps(sample);
+  if (!decoded || !caps || !feed.current()) return;
+  {
+    std::lock_guard<std::mutex> lock(bridge.caps_mutex);
+    if (!bridge.last_caps || !gst_caps_is_equal(bridge.last_caps.get(), caps)) {
+      bridge.last_caps.reset(gst_caps_ref(caps));
+      gst_app_src_set_caps(GST_APP_SRC(bridge.appsrc.get()), caps);
+    }
+  }
+  // A shallow copy: pixels are shared, only the metadata is ours to set.
+  GstBuffer* frame = gst_buffer_copy(decoded);
+  GST_BUFFER_OFFSET(frame) = bridge.frame_counter++;
+  GST_BUFFER_OFFSET_END(frame) = GST_BUFFER_OFFSET_NONE;
+  // Timestamps in the analytics pipeline's running time: monotonic however
+  // often the source restarts.
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  const GstClockTime base = bridge.base_time.load();
+  if (bridge.clock && GST_CLOCK_TIME_IS_VALID(base)) {
+    const GstClockTime now = gst_clock_get_time(bridge.clock.get());
+    if (now >= base) pts = now - base;
+  }
+  GST_BUFFER_PTS(frame) = pts;
+  GST_BUFFER_DTS(frame) = GST_CLOCK_TIME_NONE;
+  gst::setCaptureTimeNs(frame, events::wallClockNowNs());
+  const std::int64_t now_ns = steadyNowNs();
+  bridge.last_frame_steady_ns = now_ns;
+  if (bridge.frames_since_source_start++ == 0) bridge.first_frame_steady_ns = now_ns;
+  gst_app_src_push_buffer(GST_APP_SRC(bridge.appsrc.get()), frame);  // takes the buffer
+}
+
+GstFlowReturn onNewSample(GstAppSink* sink, gpointer context) {
+  gst::SamplePtr sample(gst_app_sink_pull_sample(sink));
+  if (sample) pushFrame(*static_cast<FeedContext*>(context), sample.get());
+  return GST_FLOW_OK;
+}
+
+void onPadAdded(GstElement*, GstPad* pad, gpointer context) {
+  auto* feed = static_cast<FeedContext*>(context);
+  gst::CapsPtr caps(gst_pad_get_current_caps(pad));
+  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
+  const GstStructure* structure = caps ? gst_caps_get_structure(caps.get(), 0) : nullptr;
+  if (!structure || !g_str_has_prefix(gst_structure_get_name(structure), "video/")) return;  // audio etc.
+  gst::PadPtr sink_pad(gst_element_get_static_pad(feed->convert.get(), "sink"));
+  if (gst_pad_is_linked(sink_pad.get())) return;  // one video stream per source
+  if (GST_PAD_LINK_FAILED(gst_pad_link(pad, sink_pad.get()))) {
+    spdlog::warn("[{}] cannot link the decoded video", feed->source_id);
+  }
+}
+
+void onSourceSetup(GstElement*, GstElement* source, gpointer context) {
+  const FrameBridge& bridge = *static_cast<FeedContext*>(context)->bridge;
+  GObjectClass* klass = G_OBJECT_GET_CLASS(source);
+  if (g_object_class_find_property(klass, "latency")) {
+    g_object_set(source, "latency", bridge.rtsp_latency_ms, nullptr);
+  }
+  if (g_object_class_find_property(klass, "protocols") && !bridge.rtsp_protocols.empty()) {
+    gst_util_set_object_arg(G_OBJECT(source), "protocols", bridge.rtsp_protocols.c_str());
+  }
+  if (g_object_class_find_property(klass, "tcp-timeout")) {
+    // Fail fast on a camera that accepts TCP but never answers; the watchdog
+    // catches one that goes quiet later.
+    g_object_set(source, "tcp-timeout", bridge.tcp_timeout_us, nullptr);
+  }
+}
+
+std::atomic<int> teardowns_in_flight{0};
+
+// Setting a pipeline to NULL can block, for long or for good: rtspsrc in
+// GStreamer 1.22 can deadlock when told to stop while its own task is
+// re-establishing a dropped connection. Never on the main loop, then: the
+// thread owns the last reference, and a stuck one costs a thread, not the
+// source, which is rebuilt at once.
+void disposeInBackground(gst::ElementPtr pipeline) {
+  ++teardowns_in_flight;
+  std::thread([owned = std::move(pipeline)]() mutable {
+    gst_element_set_state(owned.get(), GST_STATE_NULL);
+    owned.reset();
+    --teardowns_in_flight;
+  }).detach();
+}
+
+}  // namespace
+
+bool waitForSourceTeardowns(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (teardowns_in_flight.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // shutdown path only
+  }
+  return true;
+}
+
+int sourceTeardownsInFlight() { return teardowns_in_flight.load(); }
+
 SourceSession::SourceSession(SourceConfig source, BusConfig bus, OutputServer* rtsp_outputs,
                              std::function<void(SourceSession&)> on_finished)
     : source_(std::move(source)),
       bus_(std::move(bus)),
       rtsp_outputs_(rtsp_outputs),
       on_finished_(std::move(on_finished)),
-      redacted_uri_(redactUri(source_.uri)) {}
+      redacted_uri_(redactUri(source_.uri)),
+      bridge_(std::make_shared<FrameBridge>()) {
+  bridge_->rtsp_latency_ms = static_cast<guint>(source_.rtsp_latency_ms);
+  if (source_.rtsp_transport != "auto") bridge_->rtsp_protocols = source_.rtsp_transport;
+  bridge_->tcp_timeout_us = static_cast<guint64>(source_.watchdog.count()) * 1000;
+}
 
 SourceSession::~SourceSession() {
   for (guint* id : {&watchdog_timer_, &restart_timer_, &analytics_watch_, &source_watch_}) {
@@ -101,7 +239,6 @@ SourceSession::~SourceSession() {
   }
   teardownSource();
   if (analytics_) gst_element_set_state(analytics_.get(), GST_STATE_NULL);
-  if (last_caps_) gst_caps_unref(last_caps_);
 }
 
 std::string SourceSession::redact(std::string text) const {
@@ -131,7 +268,7 @@ std::string SourceSession::boundEndpoint() const {
 }
 
 SourceSession::Stats SourceSession::stats() const {
-  return Stats{frame_counter_.load(), reconnects_, last_recovery_seconds_};
+  return Stats{bridge_->frame_counter.load(), reconnects_, last_recovery_seconds_};
 }
 
 void SourceSession::publishStatus(const char* state, const std::string& detail) {
@@ -155,6 +292,7 @@ void SourceSession::buildAnalytics() {
     g_object_set(appsrc_.get(), "block", TRUE, nullptr);
   }
   gst_bin_add(bin, GST_ELEMENT(gst_object_ref(appsrc_.get())));
+  bridge_->appsrc.reset(GST_ELEMENT(gst_object_ref(appsrc_.get())));
   GstElement* previous = appsrc_.get();
 
   for (const AnalyticConfig& analytic : source_.analytics) {
@@ -252,8 +390,8 @@ void SourceSession::start() {
     }
     throw std::runtime_error(source_.id + ": " + why);
   }
-  analytics_clock_.reset(gst_element_get_clock(analytics_.get()));
-  analytics_base_time_ = gst_element_get_base_time(analytics_.get());
+  bridge_->clock.reset(gst_element_get_clock(analytics_.get()));
+  bridge_->base_time = gst_element_get_base_time(analytics_.get());
   spdlog::info("[{}] analytics started ({} analytics), publishing on {}", source_.id, source_.analytics.size(),
                boundEndpoint());
   watchdog_timer_ = g_timeout_add(kWatchdogTickMs, &SourceSession::onWatchdog, this);
@@ -267,7 +405,13 @@ void SourceSession::startSource() {
   try {
     source_pipeline_ = gst::adoptFloating(gst_pipeline_new(("source-" + source_.id).c_str()));
     GstBin* bin = GST_BIN(source_pipeline_.get());
-    convert_ = makeElement("videoconvert");
+    gst::ElementPtr convert = makeElement("videoconvert");
+    // Each callback owns a context naming this pipeline's generation.
+    auto feed = [&] {
+      auto* context = new FeedContext{bridge_, bridge_->generation.load(), nullptr, source_.id};
+      context->convert.reset(GST_ELEMENT(gst_object_ref(convert.get())));
+      return context;
+    };
     gst::ElementPtr caps = makeElement("capsfilter");
     gst::CapsPtr i420(gst_caps_from_string("video/x-raw,format=I420"));
     g_object_set(caps.get(), "caps", i420.get(), nullptr);
@@ -277,16 +421,19 @@ void SourceSession::startSource() {
     g_object_set(sink.get(), "sync", sync ? TRUE : FALSE, "max-buffers", 2u, "drop", source_.leaky ? TRUE : FALSE,
                  "emit-signals", FALSE, nullptr);
     GstAppSinkCallbacks callbacks{};
-    callbacks.new_sample = &SourceSession::onNewSample;
-    gst_app_sink_set_callbacks(GST_APP_SINK(sink.get()), &callbacks, this, nullptr);
-    gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(convert_.get())), GST_ELEMENT(gst_object_ref(caps.get())),
+    callbacks.new_sample = &onNewSample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink.get()), &callbacks, feed(), &FeedContext::destroy);
+    gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(convert.get())), GST_ELEMENT(gst_object_ref(caps.get())),
                      GST_ELEMENT(gst_object_ref(sink.get())), nullptr);
-    gst_element_link_many(convert_.get(), caps.get(), sink.get(), nullptr);
+    gst_element_link_many(convert.get(), caps.get(), sink.get(), nullptr);
+    auto connect = [&](GstElement* element, const char* signal, GCallback callback) {
+      g_signal_connect_data(element, signal, callback, feed(), &FeedContext::destroyClosure, GConnectFlags(0));
+    };
 
     switch (source_.type) {
       case SourceType::kTestPattern: {
         gst::ElementPtr head = makeTestPattern(bin, source_.uri);
-        gst_element_link(head.get(), convert_.get());
+        gst_element_link(head.get(), convert.get());
         break;
       }
       case SourceType::kV4l2: {
@@ -295,7 +442,7 @@ void SourceSession::startSource() {
             source_.uri.rfind("v4l2://", 0) == 0 ? source_.uri.substr(std::string("v4l2://").size()) : source_.uri;
         g_object_set(camera.get(), "device", device.c_str(), nullptr);
         gst::ElementPtr decode = makeElement("decodebin");
-        g_signal_connect(decode.get(), "pad-added", G_CALLBACK(&SourceSession::onPadAdded), this);
+        connect(decode.get(), "pad-added", G_CALLBACK(&onPadAdded));
         gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(camera.get())), GST_ELEMENT(gst_object_ref(decode.get())),
                          nullptr);
         gst_element_link(camera.get(), decode.get());
@@ -304,8 +451,8 @@ void SourceSession::startSource() {
       default: {
         gst::ElementPtr decode = makeElement("uridecodebin");
         g_object_set(decode.get(), "uri", sourceUriOf(source_).c_str(), nullptr);
-        g_signal_connect(decode.get(), "pad-added", G_CALLBACK(&SourceSession::onPadAdded), this);
-        g_signal_connect(decode.get(), "source-setup", G_CALLBACK(&SourceSession::onSourceSetup), this);
+        connect(decode.get(), "pad-added", G_CALLBACK(&onPadAdded));
+        connect(decode.get(), "source-setup", G_CALLBACK(&onSourceSetup));
         gst_bin_add(bin, GST_ELEMENT(gst_object_ref(decode.get())));
         break;
       }
@@ -319,7 +466,7 @@ void SourceSession::startSource() {
   gst::BusPtr bus(gst_element_get_bus(source_pipeline_.get()));
   source_watch_ = gst_bus_add_watch(bus.get(), &SourceSession::onSourceBus, this);
   source_started_ = std::chrono::steady_clock::now();
-  frames_since_source_start_ = 0;
+  bridge_->frames_since_source_start = 0;
   if (gst_element_set_state(source_pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     // The error message on the bus says why; it arrives through onSourceBus.
     spdlog::warn("[{}] source did not start", source_.id);
@@ -332,10 +479,9 @@ void SourceSession::teardownSource() {
     source_watch_ = 0;
   }
   if (source_pipeline_) {
-    gst_element_set_state(source_pipeline_.get(), GST_STATE_NULL);
-    source_pipeline_.reset();
+    ++bridge_->generation;  // its streaming threads stop feeding us now
+    disposeInBackground(std::move(source_pipeline_));
   }
-  convert_.reset();
 }
 
 void SourceSession::scheduleRestart(const std::string& reason) {
@@ -364,17 +510,17 @@ gboolean SourceSession::onRestartTimer(gpointer self) {
 // Once frames flow again after a failure: how long the source was gone, from
 // the failure being detected to the first frame of the new source pipeline.
 void SourceSession::noteRecovery() {
-  if (!recovering_ || frames_since_source_start_.load() == 0) return;
+  if (!recovering_ || bridge_->frames_since_source_start.load() == 0) return;
   recovering_ = false;
   restart_attempts_ = 0;
-  const auto first_frame = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(first_frame_steady_ns_.load()));
+  const auto first_frame = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(bridge_->first_frame_steady_ns.load()));
   last_recovery_seconds_ = std::chrono::duration<double>(first_frame - failure_detected_).count();
   spdlog::info("[{}] source back after {:.2f} s", source_.id, last_recovery_seconds_);
 }
 
 void SourceSession::finish(bool failed, const std::string& why) {
   if (finished_) return;
-  if (source_pipeline_) noteRecovery();
+  noteRecovery();
   finished_ = true;
   failed_ = failed;
   failure_ = failed ? redact(why) : "";
@@ -391,7 +537,7 @@ void SourceSession::finish(bool failed, const std::string& why) {
   if (failed) {
     spdlog::error("[{}] stopped: {}", source_.id, failure_);
   } else {
-    spdlog::info("[{}] finished ({} frames, {} reconnects)", source_.id, frame_counter_.load(), reconnects_);
+    spdlog::info("[{}] finished ({} frames, {} reconnects)", source_.id, bridge_->frame_counter.load(), reconnects_);
   }
   if (on_finished_) on_finished_(*this);
 }
@@ -399,6 +545,7 @@ void SourceSession::finish(bool failed, const std::string& why) {
 void SourceSession::stop() {
   if (finished_ || stopping_) return;
   stopping_ = true;
+  noteRecovery();
   teardownSource();
   // Let the analytics drain what they hold, then stop. EOS travels through
   // the pipeline; wait for it on the bus, bounded.
@@ -409,81 +556,15 @@ void SourceSession::stop() {
   finish(false, "");
 }
 
-void SourceSession::onFrame(GstSample* sample) {
-  GstBuffer* decoded = gst_sample_get_buffer(sample);
-  GstCaps* caps = gst_sample_get_caps(sample);
-  if (!decoded || !caps) return;
-  if (!last_caps_ || !gst_caps_is_equal(last_caps_, caps)) {
-    gst_caps_replace(&last_caps_, caps);
-    gst_app_src_set_caps(GST_APP_SRC(appsrc_.get()), caps);
-  }
-  // A shallow copy: pixels are shared, only the metadata is ours to set.
-  GstBuffer* frame = gst_buffer_copy(decoded);
-  GST_BUFFER_OFFSET(frame) = frame_counter_++;
-  GST_BUFFER_OFFSET_END(frame) = GST_BUFFER_OFFSET_NONE;
-  // Timestamps in the analytics pipeline's running time: monotonic however
-  // often the source restarts.
-  GstClockTime pts = GST_CLOCK_TIME_NONE;
-  const GstClockTime base = analytics_base_time_.load();
-  if (analytics_clock_ && GST_CLOCK_TIME_IS_VALID(base)) {
-    const GstClockTime now = gst_clock_get_time(analytics_clock_.get());
-    if (now >= base) pts = now - base;
-  }
-  GST_BUFFER_PTS(frame) = pts;
-  GST_BUFFER_DTS(frame) = GST_CLOCK_TIME_NONE;
-  gst::setCaptureTimeNs(frame, events::wallClockNowNs());
-  const std::int64_t now_ns = steadyNowNs();
-  last_frame_steady_ns_ = now_ns;
-  if (frames_since_source_start_++ == 0) first_frame_steady_ns_ = now_ns;
-  gst_app_src_push_buffer(GST_APP_SRC(appsrc_.get()), frame);  // takes the buffer
-}
-
-GstFlowReturn SourceSession::onNewSample(GstAppSink* sink, gpointer self) {
-  gst::SamplePtr sample(gst_app_sink_pull_sample(sink));
-  if (sample) static_cast<SourceSession*>(self)->onFrame(sample.get());
-  return GST_FLOW_OK;
-}
-
-void SourceSession::onPadAdded(GstElement*, GstPad* pad, gpointer self) {
-  auto* session = static_cast<SourceSession*>(self);
-  gst::CapsPtr caps(gst_pad_get_current_caps(pad));
-  if (!caps) caps.reset(gst_pad_query_caps(pad, nullptr));
-  const GstStructure* structure = caps ? gst_caps_get_structure(caps.get(), 0) : nullptr;
-  if (!structure || !g_str_has_prefix(gst_structure_get_name(structure), "video/")) return;  // audio etc.
-  if (!session->convert_) return;
-  gst::PadPtr sink_pad(gst_element_get_static_pad(session->convert_.get(), "sink"));
-  if (gst_pad_is_linked(sink_pad.get())) return;  // one video stream per source
-  if (GST_PAD_LINK_FAILED(gst_pad_link(pad, sink_pad.get()))) {
-    spdlog::warn("[{}] cannot link the decoded video", session->source_.id);
-  }
-}
-
-void SourceSession::onSourceSetup(GstElement*, GstElement* source, gpointer self) {
-  auto* session = static_cast<SourceSession*>(self);
-  GObjectClass* klass = G_OBJECT_GET_CLASS(source);
-  if (g_object_class_find_property(klass, "latency")) {
-    g_object_set(source, "latency", static_cast<guint>(session->source_.rtsp_latency_ms), nullptr);
-  }
-  if (g_object_class_find_property(klass, "protocols") && session->source_.rtsp_transport != "auto") {
-    gst_util_set_object_arg(G_OBJECT(source), "protocols", session->source_.rtsp_transport == "tcp" ? "tcp" : "udp");
-  }
-  if (g_object_class_find_property(klass, "tcp-timeout")) {
-    // Fail fast on a camera that accepts TCP but never answers; the watchdog
-    // catches one that goes quiet later.
-    const auto timeout_us = static_cast<guint64>(session->source_.watchdog.count()) * 1000;
-    g_object_set(source, "tcp-timeout", timeout_us, nullptr);
-  }
-}
-
 gboolean SourceSession::onWatchdog(gpointer self) {
   auto* session = static_cast<SourceSession*>(self);
   if (session->finished_ || session->stopping_) return G_SOURCE_CONTINUE;
   if (!session->source_pipeline_) return G_SOURCE_CONTINUE;  // waiting for a restart
   const auto now = std::chrono::steady_clock::now();
-  const std::uint64_t frames = session->frames_since_source_start_.load();
+  const std::uint64_t frames = session->bridge_->frames_since_source_start.load();
   session->noteRecovery();
   // No frame for `watchdog` since the last one (or since the start).
-  const std::int64_t last = session->last_frame_steady_ns_.load();
+  const std::int64_t last = session->bridge_->last_frame_steady_ns.load();
   const auto since_start = now - session->source_started_;
   const auto since_frame = std::chrono::nanoseconds(steadyNowNs() - last);
   const auto quiet = frames > 0 ? std::min<std::chrono::nanoseconds>(since_frame, since_start) : since_start;

@@ -20,6 +20,13 @@
 namespace vigil::pipeline {
 
 class OutputServer;
+struct FrameBridge;
+struct FeedContext;
+
+// Source pipelines are stopped on background threads (see the .cpp). At exit:
+// wait for them, bounded; false if some never finished.
+bool waitForSourceTeardowns(std::chrono::milliseconds timeout);
+int sourceTeardownsInFlight();
 
 class SourceSession {
  public:
@@ -57,16 +64,12 @@ class SourceSession {
   void finish(bool failed, const std::string& why);
   void publishStatus(const char* state, const std::string& detail);
   void noteRecovery();
-  void onFrame(GstSample* sample);  // streaming thread of the source pipeline
   std::string redact(std::string text) const;
 
   static gboolean onSourceBus(GstBus*, GstMessage*, gpointer self);
   static gboolean onAnalyticsBus(GstBus*, GstMessage*, gpointer self);
   static gboolean onWatchdog(gpointer self);
   static gboolean onRestartTimer(gpointer self);
-  static GstFlowReturn onNewSample(GstAppSink* sink, gpointer self);
-  static void onPadAdded(GstElement*, GstPad*, gpointer self);
-  static void onSourceSetup(GstElement*, GstElement* source, gpointer self);
 
   SourceConfig source_;
   BusConfig bus_;
@@ -78,20 +81,14 @@ class SourceSession {
   gst::ElementPtr appsrc_;
   gst::ElementPtr publish_;
   gst::ElementPtr source_pipeline_;
-  gst::ElementPtr convert_;  // in the source pipeline; decoder pads link here
   guint analytics_watch_ = 0;
   guint source_watch_ = 0;
   guint watchdog_timer_ = 0;
   guint restart_timer_ = 0;
 
-  // Written by the source's streaming thread, read on the main loop.
-  std::atomic<std::uint64_t> frame_counter_{0};
-  std::atomic<std::int64_t> last_frame_steady_ns_{0};
-  std::atomic<std::uint64_t> frames_since_source_start_{0};
-  std::atomic<std::int64_t> first_frame_steady_ns_{0};  // of the current source pipeline
-  std::atomic<GstClockTime> analytics_base_time_{GST_CLOCK_TIME_NONE};
-  gst::ClockPtr analytics_clock_;
-  GstCaps* last_caps_ = nullptr;  // streaming thread only
+  // Shared with the source pipelines' streaming threads, which may outlive a
+  // teardown (it runs in the background): they never touch the session.
+  std::shared_ptr<FrameBridge> bridge_;
 
   // Main loop only.
   std::chrono::steady_clock::time_point source_started_;

@@ -1,7 +1,9 @@
 #include "vigil/events/codec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace vigil::events {
 
@@ -122,6 +124,25 @@ std::optional<std::string> Event::getString(std::string_view key) const {
   return asString(find(key));
 }
 
+namespace {
+
+// The first string key that occurs twice in a map, if any. Sorting keeps it
+// O(n log n) for the largest map the limits allow.
+std::optional<std::string_view> duplicateKey(const msgpack::object& map) {
+  std::vector<std::string_view> keys;
+  keys.reserve(map.via.map.size);
+  for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& key = map.via.map.ptr[i].key;
+    if (key.type == msgpack::type::STR) keys.emplace_back(key.via.str.ptr, key.via.str.size);
+  }
+  std::sort(keys.begin(), keys.end());
+  const auto repeated = std::adjacent_find(keys.begin(), keys.end());
+  if (repeated == keys.end()) return std::nullopt;
+  return *repeated;
+}
+
+}  // namespace
+
 DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
                     const DecodeLimits& limits) {
   DecodeResult result;
@@ -150,6 +171,12 @@ DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
   result.status = DecodeStatus::kNotAnEvent;
   if (map.type != msgpack::type::MAP) {
     result.detail = "event is not a map";
+    return result;
+  }
+  if (const auto duplicate = duplicateKey(map)) {
+    // Readers disagree on duplicates (this one would see the first, Python's
+    // dict keeps the last): one message must not be read two ways.
+    result.detail = "duplicate key '" + std::string(*duplicate) + "'";
     return result;
   }
   const auto version = asInt(findKey(map, key::kVersion));
@@ -217,10 +244,50 @@ DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
 
 namespace {
 
+// Length of the well-formed UTF-8 sequence starting at `text` (RFC 3629: no
+// overlong forms, no surrogates, nothing beyond U+10FFFF), or 0 if there is none.
+std::size_t utf8SequenceLength(const unsigned char* text, std::size_t size) {
+  const unsigned char lead = text[0];
+  std::size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;
+    if (lead == 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;
+    if (lead == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (size < length || text[1] < low || text[1] > high) return 0;
+  for (std::size_t k = 2; k < length; ++k) {
+    if (text[k] < 0x80 || text[k] > 0xbf) return 0;
+  }
+  return length;
+}
+
+// JSON text must be UTF-8; msgpack strings from the wire need not be. Invalid
+// bytes become U+FFFD so that one bad string never makes a whole line unparsable.
 void appendJsonString(std::string& out, const char* text, std::size_t size) {
   out.push_back('"');
   for (std::size_t i = 0; i < size; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const std::size_t length =
+          utf8SequenceLength(reinterpret_cast<const unsigned char*>(text) + i, size - i);
+      if (length == 0) {
+        out += "\\ufffd";
+      } else {
+        out.append(text + i, length);
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

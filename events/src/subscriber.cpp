@@ -24,6 +24,12 @@ struct Subscriber::State {
     if (on_reject) on_reject(status, detail);
   }
 
+  // Not exactly two frames: counted once, as bad framing (not also as malformed).
+  void rejectFraming(const std::string& detail) {
+    ++stats.bad_framing;
+    if (on_reject) on_reject(DecodeStatus::kMalformed, detail);
+  }
+
   // Sequence accounting for one decoded event. False: stale, skip it.
   bool account(Received& received) {
     const Header& header = received.event.header;
@@ -104,8 +110,7 @@ std::optional<Received> Subscriber::next(std::chrono::milliseconds timeout) {
     zmq::message_t body;
     if (!s.socket.recv(topic, zmq::recv_flags::dontwait)) continue;
     if (!topic.more()) {
-      ++s.stats.bad_framing;
-      s.reject(DecodeStatus::kMalformed, "single-frame message");
+      s.rejectFraming("single-frame message");
       continue;
     }
     (void)s.socket.recv(body, zmq::recv_flags::none);  // multipart: the rest is already here
@@ -115,8 +120,7 @@ std::optional<Received> Subscriber::next(std::chrono::milliseconds timeout) {
       do {
         (void)s.socket.recv(rest, zmq::recv_flags::none);
       } while (rest.more());
-      ++s.stats.bad_framing;
-      s.reject(DecodeStatus::kMalformed, "more than two frames");
+      s.rejectFraming("more than two frames");
       continue;
     }
     if (auto received = s.decodeParts(topic, body, false)) return received;

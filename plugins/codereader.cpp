@@ -1,0 +1,493 @@
+/**
+ * SECTION:element-codereader
+ * @title: codereader
+ *
+ * Reads barcodes and 2-D codes on the luma plane of every frame, or of every
+ * N-th frame (`interval`), in the whole frame or a region (`roi`). 2-D codes
+ * go to zxing-cpp, 1-D codes to zbar (Debian's zxing-cpp 1.4 can abort() on
+ * 1-D codes, so it never sees them). GS1 data is parsed into its application
+ * identifiers, with check digits and dates validated.
+ *
+ * Codes are followed across frames (IoU tracker keyed by the decoded text), so
+ * one appearance yields one published `codes` event: per frame the element
+ * attaches one GstVideoRegionOfInterestMeta per visible code (roi_type
+ * `barcode`, params `vigil-object` with `format`, `text`, `gs1`, `first_seen`,
+ * `state`) and one analysis summary `codes` with `count` (visible codes). The
+ * summary is marked for publishing only on frames where a code was first read
+ * (`state` "appeared") or, with `report-left`, stopped being seen for
+ * `lost-after` analysed frames (`state` "left"); other codes on that frame
+ * carry `publish`=FALSE so the event lists only what changed.
+ *
+ * `text` is the content as read: the AIM symbology identifier (e.g. "]Q1",
+ * "]C1", "]E0") followed by the raw data, GS (0x1D) separating GS1 fields.
+ * `gs1` is a structure AI -> interpreted value (e.g. "01" -> GTIN, "17" ->
+ * "2020-01-31", "3103" -> "1.234"), plus `errors` (array of strings) when the
+ * data is invalid. `first_seen` is the capture time (ns since the epoch) when
+ * the buffer carries one, else the buffer timestamp.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=dock.mkv ! decodebin ! videoconvert ! \
+ *   codereader formats="qr,datamatrix,ean13,code128" roi="0.1,0.2,0.8,0.6" report-left=true ! \
+ *   eventpublish ! fakesink
+ * ]|
+ */
+#include "codereader.hpp"
+
+#include "vigil/codes/code_reader.hpp"
+#include "vigil/codes/format.hpp"
+#include "vigil/codes/gs1.hpp"
+#include "vigil/gst/frame.hpp"
+#include "vigil/gst/guard.hpp"
+#include "vigil/gst/meta.hpp"
+#include "vigil/gst/ptr.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
+
+#include <gst/video/video.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC(vigil_code_reader_debug);
+#define GST_CAT_DEFAULT vigil_code_reader_debug
+
+namespace {
+
+constexpr const char* kAnalysisKind = "codes";
+constexpr const char* kFieldCount = "count";
+constexpr const char* kFieldFormat = "format";
+constexpr const char* kFieldText = "text";
+constexpr const char* kFieldGs1 = "gs1";
+constexpr const char* kFieldErrors = "errors";
+constexpr const char* kFieldFirstSeen = "first_seen";
+constexpr const char* kFieldState = "state";
+constexpr const char* kStateAppeared = "appeared";
+constexpr const char* kStateVisible = "visible";
+constexpr const char* kStateLeft = "left";
+
+constexpr const char* kDefaultFormats = "all";
+constexpr guint kDefaultInterval = 1;
+constexpr guint kMaxInterval = 1000;
+constexpr const char* kDefaultRoi = "";
+constexpr gboolean kDefaultReportLeft = FALSE;
+constexpr guint kDefaultLostAfter = 10;
+constexpr guint kMaxLostAfter = 100000;
+constexpr double kReadScore = 1.0;  // decoders either read a code or not
+// Codes move between reads; the text key keeps different codes apart, so a
+// small overlap is enough to continue a track.
+constexpr float kTrackMinIou = 0.05f;
+
+struct Settings {
+  std::string formats_text = kDefaultFormats;
+  vigil::codes::FormatSet formats = vigil::codes::FormatSet::all();
+  std::string formats_error;  // why formats_text was rejected; start() refuses it
+  guint interval = kDefaultInterval;
+  std::string roi_text = kDefaultRoi;
+  std::optional<cv::Rect2f> roi;  // normalised; none = whole frame
+  std::string roi_error;
+  bool report_left = kDefaultReportLeft;
+  guint lost_after = kDefaultLostAfter;
+};
+
+// What the element knows about a followed code.
+struct FollowedCode {
+  vigil::codes::Code code;
+  std::int64_t first_seen_ns = 0;
+};
+
+// Stream state: created in start(), touched only by the streaming thread.
+struct Running {
+  std::unique_ptr<vigil::codes::CodeReader> reader;
+  vigil::codes::FormatSet reader_formats;
+  std::unique_ptr<vigil::tracking::IouTracker> tracker;
+  guint tracker_lost_after = 0;
+  std::map<std::int64_t, FollowedCode> followed;  // by track id
+  std::int64_t frame = 0;
+  std::optional<std::int64_t> last_read_frame;
+};
+
+struct Private {
+  std::mutex settings_mutex;
+  Settings settings;
+  std::unique_ptr<Running> running;
+};
+
+// "x,y,w,h" in [0,1]; empty = whole frame. Throws std::invalid_argument.
+std::optional<cv::Rect2f> parseRoi(const std::string& text) {
+  if (text.find_first_not_of(" \t") == std::string::npos) return std::nullopt;
+  std::istringstream in(text);
+  float values[4];
+  char comma = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (!(in >> values[i])) throw std::invalid_argument("expected \"x,y,w,h\" with four numbers");
+    if (i < 3 && (!(in >> comma) || comma != ',')) throw std::invalid_argument("expected \"x,y,w,h\" separated by commas");
+  }
+  std::string rest;
+  if (in >> rest) throw std::invalid_argument("unexpected text after \"x,y,w,h\": " + rest);
+  const cv::Rect2f roi(values[0], values[1], values[2], values[3]);
+  if (roi.x < 0.f || roi.y < 0.f || roi.width <= 0.f || roi.height <= 0.f || roi.x + roi.width > 1.f + 1e-6f ||
+      roi.y + roi.height > 1.f + 1e-6f) {
+    throw std::invalid_argument("region must lie within the frame: 0 <= x, y and x+w, y+h <= 1, w, h > 0");
+  }
+  return roi;
+}
+
+}  // namespace
+
+struct _VigilCodeReader {
+  GstVideoFilter parent;
+  Private* priv;
+};
+
+G_DEFINE_TYPE(VigilCodeReader, vigil_code_reader, GST_TYPE_VIDEO_FILTER)
+GST_ELEMENT_REGISTER_DEFINE(codereader, "codereader", GST_RANK_NONE, VIGIL_TYPE_CODE_READER)
+
+enum {
+  PROP_0,
+  PROP_FORMATS,
+  PROP_INTERVAL,
+  PROP_ROI,
+  PROP_REPORT_LEFT,
+  PROP_LOST_AFTER,
+};
+
+namespace {
+
+Private* privateOf(gpointer self) { return VIGIL_CODE_READER(self)->priv; }
+
+std::string trackKey(const vigil::codes::Code& code) {
+  return std::string(vigil::codes::formatName(code.format)) + ":" + code.canonicalText();
+}
+
+// The `gs1` structure: AI -> interpreted value, and `errors` when invalid.
+vigil::gst::StructurePtr gs1Structure(const vigil::codes::Gs1Data& data) {
+  vigil::gst::StructurePtr structure(gst_structure_new_empty(kFieldGs1));
+  for (const auto& element : data.elements) {
+    gst_structure_set(structure.get(), element.ai.c_str(), G_TYPE_STRING, element.value.c_str(), nullptr);
+  }
+  if (!data.errors.empty()) {
+    GValue errors = G_VALUE_INIT;
+    gst_value_array_init(&errors, static_cast<guint>(data.errors.size()));
+    for (const auto& error : data.errors) {
+      GValue item = G_VALUE_INIT;
+      g_value_init(&item, G_TYPE_STRING);
+      g_value_set_string(&item, error.c_str());
+      gst_value_array_append_and_take_value(&errors, &item);
+    }
+    gst_structure_take_value(structure.get(), kFieldErrors, &errors);
+  }
+  return structure;
+}
+
+std::string validUtf8(const std::string& text) {
+  if (g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr)) return text;
+  vigil::gst::CharPtr valid(g_utf8_make_valid(text.data(), static_cast<gssize>(text.size())));
+  return valid.get();
+}
+
+void attachCode(GstBuffer* buffer, const cv::Rect& box, std::int64_t track_id, const FollowedCode& followed,
+                const char* state, bool publish) {
+  GstStructure* object = vigil::gst::addObject(buffer, vigil::gst::kRoiBarcode, box.x, box.y, box.width,
+                                               box.height, kReadScore, track_id);
+  const vigil::codes::Code& code = followed.code;
+  gst_structure_set(object, kFieldFormat, G_TYPE_STRING, vigil::codes::formatName(code.format), kFieldText,
+                    G_TYPE_STRING, validUtf8(code.text).c_str(), kFieldFirstSeen, G_TYPE_INT64,
+                    static_cast<gint64>(followed.first_seen_ns), kFieldState, G_TYPE_STRING, state,
+                    vigil::gst::kFieldPublish, G_TYPE_BOOLEAN, publish ? TRUE : FALSE, nullptr);
+  if (const auto gs1 = code.gs1Data()) {
+    vigil::gst::StructurePtr nested = gs1Structure(*gs1);
+    gst_structure_set(object, kFieldGs1, GST_TYPE_STRUCTURE, nested.get(), nullptr);
+  }
+}
+
+cv::Rect clampedBox(const cv::Rect2f& box, int width, int height) {
+  return cv::Rect(box) & cv::Rect(0, 0, width, height);
+}
+
+void ensureRunningMatches(Running& running, const Settings& settings) {
+  if (!running.reader || !(running.reader_formats == settings.formats)) {
+    vigil::codes::ReaderOptions options;
+    options.formats = settings.formats;
+    running.reader = std::make_unique<vigil::codes::CodeReader>(options);
+    running.reader_formats = settings.formats;
+  }
+  if (!running.tracker || running.tracker_lost_after != settings.lost_after) {
+    vigil::tracking::TrackerOptions options;
+    options.min_iou = kTrackMinIou;
+    options.max_misses = static_cast<int>(settings.lost_after);
+    running.tracker = std::make_unique<vigil::tracking::IouTracker>(options);
+    running.tracker_lost_after = settings.lost_after;
+    running.followed.clear();
+  }
+}
+
+GstFlowReturn processFrame(VigilCodeReader* self, GstBuffer* buffer) {
+  Private* priv = self->priv;
+  Settings settings;
+  {
+    std::lock_guard<std::mutex> lock(priv->settings_mutex);
+    settings = priv->settings;
+  }
+  Running* running = priv->running.get();
+  GstVideoFilter* filter = GST_VIDEO_FILTER(self);
+  if (!running || !filter->negotiated) return GST_FLOW_NOT_NEGOTIATED;
+  ensureRunningMatches(*running, settings);
+
+  const int width = GST_VIDEO_INFO_WIDTH(&filter->in_info);
+  const int height = GST_VIDEO_INFO_HEIGHT(&filter->in_info);
+  const bool due = !running->last_read_frame ||
+                   running->frame - *running->last_read_frame >= static_cast<std::int64_t>(std::max(1u, settings.interval));
+  std::vector<std::int64_t> appeared;
+  std::vector<vigil::tracking::Track> left;
+  if (due) {
+    // An analyser only reads pixels: a READ map never copies shared memory.
+    GstVideoFrame frame;
+    if (!gst_video_frame_map(&frame, &filter->in_info, buffer, GST_MAP_READ)) {
+      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the video frame for reading"), (nullptr));
+      return GST_FLOW_ERROR;
+    }
+    std::vector<vigil::codes::Code> codes;
+    try {
+      const cv::Mat luma = vigil::gst::lumaView(&frame);
+      cv::Rect area(0, 0, luma.cols, luma.rows);
+      if (settings.roi) {
+        const cv::Rect2f& r = *settings.roi;
+        area = cv::Rect(cvRound(r.x * luma.cols), cvRound(r.y * luma.rows), cvRound(r.width * luma.cols),
+                        cvRound(r.height * luma.rows)) &
+               cv::Rect(0, 0, luma.cols, luma.rows);
+      }
+      if (!area.empty()) codes = running->reader->read(luma(area));
+      for (auto& code : codes) {
+        code.box += area.tl();
+        for (auto& corner : code.corners) corner += cv::Point2f(area.tl());
+      }
+    } catch (...) {
+      gst_video_frame_unmap(&frame);
+      throw;
+    }
+    gst_video_frame_unmap(&frame);
+
+    std::vector<vigil::tracking::Detection> detections;
+    for (const auto& code : codes) detections.push_back({cv::Rect2f(code.box), static_cast<float>(kReadScore), trackKey(code)});
+    std::int64_t now_ns = vigil::gst::captureTimeNs(buffer);
+    if (now_ns < 0 && GST_BUFFER_PTS_IS_VALID(buffer)) now_ns = static_cast<std::int64_t>(GST_BUFFER_PTS(buffer));
+    for (const auto& track : running->tracker->update(detections, running->frame)) {
+      if (track.last_seen_frame != running->frame) continue;
+      const auto code = std::find_if(codes.begin(), codes.end(),
+                                     [&](const auto& c) { return trackKey(c) == track.key; });
+      if (code == codes.end()) continue;
+      auto [entry, inserted] = running->followed.try_emplace(track.id);
+      entry->second.code = *code;
+      if (inserted) {
+        entry->second.first_seen_ns = now_ns;
+        appeared.push_back(track.id);
+      }
+    }
+    left = running->tracker->takeEnded();
+    running->last_read_frame = running->frame;
+    GST_LOG_OBJECT(self, "frame %" G_GINT64_FORMAT ": %zu codes read, %zu new, %zu left", running->frame,
+                   codes.size(), appeared.size(), left.size());
+  }
+
+  // Live codes: boxes carried forward between reads.
+  int count = 0;
+  for (const auto& track : running->tracker->predict(running->frame)) {
+    const auto followed = running->followed.find(track.id);
+    if (followed == running->followed.end()) continue;
+    ++count;
+    const bool is_new = std::find(appeared.begin(), appeared.end(), track.id) != appeared.end();
+    attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second,
+               is_new ? kStateAppeared : kStateVisible, is_new);
+  }
+  bool any_left = false;
+  for (const auto& track : left) {
+    const auto followed = running->followed.find(track.id);
+    if (followed == running->followed.end()) continue;
+    if (settings.report_left) {
+      attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second, kStateLeft, true);
+      any_left = true;
+    }
+    running->followed.erase(followed);
+  }
+  const bool publish = !appeared.empty() || any_left;
+  GstStructure* summary = vigil::gst::addAnalysis(buffer, kAnalysisKind, vigil::gst::kRoiBarcode, publish);
+  gst_structure_set(summary, kFieldCount, G_TYPE_INT, count, nullptr);
+  ++running->frame;
+  return GST_FLOW_OK;
+}
+
+}  // namespace
+
+static GstFlowReturn vigil_code_reader_transform_ip(GstBaseTransform* transform, GstBuffer* buffer) {
+  return vigil::gst::guarded(GST_ELEMENT(transform), "codereader", GST_FLOW_ERROR,
+                             [&] { return processFrame(VIGIL_CODE_READER(transform), buffer); });
+}
+
+static gboolean vigil_code_reader_start(GstBaseTransform* transform) {
+  return vigil::gst::guarded(GST_ELEMENT(transform), "codereader start", FALSE, [&]() -> gboolean {
+    Private* priv = privateOf(transform);
+    Settings settings;
+    {
+      std::lock_guard<std::mutex> lock(priv->settings_mutex);
+      settings = priv->settings;
+    }
+    if (!settings.formats_error.empty()) {
+      GST_ELEMENT_ERROR(transform, RESOURCE, SETTINGS, ("invalid formats: %s", settings.formats_error.c_str()),
+                        ("formats=\"%s\"", settings.formats_text.c_str()));
+      return FALSE;
+    }
+    if (!settings.roi_error.empty()) {
+      GST_ELEMENT_ERROR(transform, RESOURCE, SETTINGS, ("invalid roi: %s", settings.roi_error.c_str()),
+                        ("roi=\"%s\"", settings.roi_text.c_str()));
+      return FALSE;
+    }
+    auto running = std::make_unique<Running>();
+    ensureRunningMatches(*running, settings);
+    priv->running = std::move(running);
+    return TRUE;
+  });
+}
+
+static gboolean vigil_code_reader_stop(GstBaseTransform* transform) {
+  return vigil::gst::guarded(GST_ELEMENT(transform), "codereader stop", FALSE, [&]() -> gboolean {
+    privateOf(transform)->running.reset();
+    return TRUE;
+  });
+}
+
+static void vigil_code_reader_set_property(GObject* object, guint id, const GValue* value, GParamSpec* spec) {
+  Private* priv = privateOf(object);
+  std::optional<std::string> rejected;
+  {
+    std::lock_guard<std::mutex> lock(priv->settings_mutex);
+    Settings& settings = priv->settings;
+    switch (id) {
+      case PROP_FORMATS: {
+        const gchar* text = g_value_get_string(value);
+        settings.formats_text = text ? text : kDefaultFormats;
+        try {
+          settings.formats = vigil::codes::parseFormatList(settings.formats_text);
+          settings.formats_error.clear();
+        } catch (const std::invalid_argument& error) {
+          // Kept for start() to refuse; while running the previous formats stay.
+          settings.formats_error = error.what();
+          rejected = "invalid formats: " + settings.formats_error;
+        }
+        break;
+      }
+      case PROP_INTERVAL: settings.interval = g_value_get_uint(value); break;
+      case PROP_ROI: {
+        const gchar* text = g_value_get_string(value);
+        settings.roi_text = text ? text : "";
+        try {
+          settings.roi = parseRoi(settings.roi_text);
+          settings.roi_error.clear();
+        } catch (const std::invalid_argument& error) {
+          settings.roi_error = error.what();
+          rejected = "invalid roi: " + settings.roi_error;
+        }
+        break;
+      }
+      case PROP_REPORT_LEFT: settings.report_left = g_value_get_boolean(value); break;
+      case PROP_LOST_AFTER: settings.lost_after = g_value_get_uint(value); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
+    }
+  }
+  if (rejected) {
+    GST_ELEMENT_WARNING(object, RESOURCE, SETTINGS, ("%s", rejected->c_str()),
+                        ("the previous value stays in use while running"));
+  }
+}
+
+static void vigil_code_reader_get_property(GObject* object, guint id, GValue* value, GParamSpec* spec) {
+  Private* priv = privateOf(object);
+  std::lock_guard<std::mutex> lock(priv->settings_mutex);
+  const Settings& settings = priv->settings;
+  switch (id) {
+    case PROP_FORMATS: g_value_set_string(value, settings.formats_text.c_str()); break;
+    case PROP_INTERVAL: g_value_set_uint(value, settings.interval); break;
+    case PROP_ROI: g_value_set_string(value, settings.roi_text.c_str()); break;
+    case PROP_REPORT_LEFT: g_value_set_boolean(value, settings.report_left); break;
+    case PROP_LOST_AFTER: g_value_set_uint(value, settings.lost_after); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
+  }
+}
+
+static void vigil_code_reader_init(VigilCodeReader* self) {
+  self->priv = new Private();
+  // In place, never passthrough: metadata needs a writable buffer, and
+  // transform_ip maps it READ only, so pixels are never copied.
+  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+}
+
+static void vigil_code_reader_finalize(GObject* object) {
+  delete VIGIL_CODE_READER(object)->priv;
+  G_OBJECT_CLASS(vigil_code_reader_parent_class)->finalize(object);
+}
+
+static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
+  GObjectClass* object_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseTransformClass* transform_class = GST_BASE_TRANSFORM_CLASS(klass);
+
+  GST_DEBUG_CATEGORY_INIT(vigil_code_reader_debug, "codereader", 0, "Vigil code reader");
+
+  object_class->set_property = vigil_code_reader_set_property;
+  object_class->get_property = vigil_code_reader_get_property;
+  object_class->finalize = vigil_code_reader_finalize;
+
+  const auto playing = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                GST_PARAM_MUTABLE_PLAYING);
+  g_object_class_install_property(
+      object_class, PROP_FORMATS,
+      g_param_spec_string("formats", "Formats",
+                          "Comma-separated formats to read, or \"all\": qr, datamatrix, aztec, pdf417, "
+                          "ean13, ean8, upca, upce, code128, code39, itf (ITF-14 only)",
+                          kDefaultFormats, playing));
+  g_object_class_install_property(
+      object_class, PROP_INTERVAL,
+      g_param_spec_uint("interval", "Interval",
+                        "Read every N-th frame; boxes of followed codes are carried in between", 1,
+                        kMaxInterval, kDefaultInterval, playing));
+  g_object_class_install_property(
+      object_class, PROP_ROI,
+      g_param_spec_string("roi", "Region",
+                          "Read only inside \"x,y,w,h\" (normalised 0..1, e.g. \"0.25,0,0.5,1\"); "
+                          "empty: the whole frame",
+                          kDefaultRoi, playing));
+  g_object_class_install_property(
+      object_class, PROP_REPORT_LEFT,
+      g_param_spec_boolean("report-left", "Report left",
+                           "Also publish one event (state \"left\") when a code is no longer seen",
+                           kDefaultReportLeft, playing));
+  g_object_class_install_property(
+      object_class, PROP_LOST_AFTER,
+      g_param_spec_uint("lost-after", "Lost after",
+                        "Analysed frames without reading a code after which it has left (a code "
+                        "read again later is a new appearance)",
+                        1, kMaxLostAfter, kDefaultLostAfter, playing));
+
+  gst_element_class_set_static_metadata(
+      element_class, "Code reader", "Filter/Analyzer/Video",
+      "Reads barcodes, QR and DataMatrix codes (GS1 parsed); attaches code regions and one event per appearance",
+      "Vigil <https://github.com/vigil>");
+  vigil::gst::CapsPtr caps(gst_caps_from_string(GST_VIDEO_CAPS_MAKE(VIGIL_ANALYSIS_FORMATS)));
+  gst_element_class_add_pad_template(element_class,
+                                     gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps.get()));
+  gst_element_class_add_pad_template(element_class,
+                                     gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
+
+  transform_class->start = GST_DEBUG_FUNCPTR(vigil_code_reader_start);
+  transform_class->stop = GST_DEBUG_FUNCPTR(vigil_code_reader_stop);
+  // Replaces GstVideoFilter's transform_ip, which maps READ|WRITE.
+  transform_class->transform_ip = GST_DEBUG_FUNCPTR(vigil_code_reader_transform_ip);
+  transform_class->transform_ip_on_passthrough = FALSE;
+}

@@ -1,0 +1,257 @@
+// vigil-notifier: watches the event bus, applies the rules of a YAML file and
+// sends alerts (and their clears) to log, stdout, webhooks, Telegram or a command.
+//
+//   vigil-notifier --connect tcp://127.0.0.1:5556 --snapshot tcp://127.0.0.1:5557
+//                  --rules configs/notifier-rules.yaml
+#include "vigil/events/schema.hpp"
+#include "vigil/events/subscriber.hpp"
+#include "vigil/notifier/config.hpp"
+#include "vigil/notifier/engine.hpp"
+#include "vigil/notifier/sinks.hpp"
+#include "vigil/subscribers/receive.hpp"
+#include "vigil/subscribers/shutdown.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+namespace {
+
+namespace nt = vigil::notifier;
+namespace sub = vigil::subscribers;
+using std::chrono::milliseconds;
+
+// The engine's clock resolution for time-only transitions (hold, clear hold,
+// silence): a notification is at most this late beyond the event that would
+// complete it only when no event arrives.
+constexpr milliseconds kTickInterval{20};
+constexpr milliseconds kSnapshotTimeout{2000};
+constexpr std::size_t kMaxDrain = 10000;  // events applied per turn before the clock is looked at
+constexpr milliseconds kDrainTimeout{5000};
+constexpr int kExitUsage = 2;
+constexpr int kExitFailure = 1;
+
+std::string subscriptionText(const nt::Rule& rule) {
+  return rule.source + (rule.zone.empty() ? "" : " zone " + rule.zone) + " at " +
+         std::to_string(rule.alert_at);
+}
+
+// /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list.
+void handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& config,
+                   nt::Engine& engine, nt::Dispatcher& dispatcher) {
+  std::istringstream in(command.text);
+  std::string verb;
+  std::vector<std::string> args;
+  in >> verb;
+  for (std::string word; in >> word;) args.push_back(word);
+  verb = verb.substr(0, verb.find('@'));  // "/subscribe@VigilBot" in groups
+  const auto now = vigil::events::wallClockNowNs();
+  auto mine = [&](const nt::Rule& rule) {
+    return rule.from_subscription && rule.chat_ids.size() == 1 && rule.chat_ids[0] == command.chat_id &&
+           !rule.sinks.empty() && rule.sinks[0] == command.sink;
+  };
+  std::string reply;
+  if (verb == "/subscribe" && (args.size() == 2 || args.size() == 3)) {
+    std::int64_t count = 0;
+    try {
+      count = std::stoll(args.back());
+    } catch (const std::exception&) {
+      count = 0;
+    }
+    const std::string zone = args.size() == 3 ? args[1] : "";
+    if (!vigil::events::isValidSourceId(args[0]) || count < 1) {
+      reply = "usage: /subscribe SOURCE [ZONE] COUNT (COUNT >= 1)";
+    } else {
+      engine.removeRules([&](const nt::Rule& rule) { return mine(rule) && rule.source == args[0] && rule.zone == zone; }, now);
+      auto rule = nt::subscriptionRule(config, command.chat_id, args[0], zone, count, command.sink);
+      reply = "subscribed: " + subscriptionText(rule);
+      engine.addRule(std::move(rule));
+    }
+  } else if (verb == "/unsubscribe") {
+    const auto removed = engine.removeRules([&](const nt::Rule& rule) {
+      return mine(rule) && (args.empty() || rule.source == args[0]) && (args.size() < 2 || rule.zone == args[1]);
+    }, now);
+    reply = "removed " + std::to_string(removed) + " subscription(s)";
+  } else if (verb == "/list") {
+    for (const auto& rule : engine.rules()) {
+      if (mine(rule)) reply += subscriptionText(rule) + "\n";
+    }
+    if (reply.empty()) reply = "no subscriptions";
+  } else {
+    reply = "commands: /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list";
+  }
+  spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink, command.text, reply);
+  dispatcher.reply(command.sink, command.chat_id, reply);
+}
+
+// --state FILE: the active alerts, rewritten (atomically) whenever they change,
+// so that a restarted notifier neither repeats an alert nor forgets its clear.
+std::vector<nt::ActiveAlert> readState(const std::string& path) {
+  std::vector<nt::ActiveAlert> alerts;
+  std::ifstream in(path);
+  if (!in) return alerts;
+  const auto state = nlohmann::json::parse(in, nullptr, false);
+  if (!state.is_array()) {
+    spdlog::warn("state file {} is unreadable; starting without active alerts", path);
+    return alerts;
+  }
+  for (const auto& item : state) {
+    alerts.push_back({item.value("alert_id", ""), item.value("rule", ""), item.value("source", ""),
+                      item.value("zone", ""), item.value("since", std::int64_t{0})});
+  }
+  return alerts;
+}
+
+void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& alerts) {
+  nlohmann::json state = nlohmann::json::array();
+  for (const auto& alert : alerts) {
+    state.push_back({{"alert_id", alert.alert_id}, {"rule", alert.rule}, {"source", alert.source},
+                     {"zone", alert.zone}, {"since", alert.since_ns}});
+  }
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << state.dump() << "\n";
+    if (!out) {
+      spdlog::error("cannot write the state file {}", temporary);
+      return;
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) spdlog::error("cannot replace the state file {}", path);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"vigil-notifier: turns Vigil events into alerts (rules in YAML) sent to log, "
+               "stdout, webhooks, Telegram or a command"};
+  std::vector<std::string> endpoints;
+  std::string snapshot_endpoint, rules_path, state_path, log_level = "info";
+  bool check_only = false;
+  app.add_option("--connect", endpoints, "Event bus endpoint(s) to subscribe to");
+  app.add_option("--snapshot", snapshot_endpoint,
+                 "Publisher snapshot endpoint: learn the current state at start (late joiner)");
+  app.add_option("--rules", rules_path, "Rules file (YAML); see configs/notifier-rules.yaml")->required();
+  app.add_option("--state", state_path,
+                 "File keeping the active alerts across restarts (one clear per alert, no repeats)");
+  app.add_flag("--check", check_only, "Validate the rules file and exit");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_str("info");
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_default_logger(spdlog::stderr_color_mt("vigil-notifier"));
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  nt::NotifierConfig config;
+  try {
+    config = nt::loadConfig(rules_path);
+  } catch (const nt::ConfigError& error) {
+    std::cerr << "vigil-notifier: " << error.what() << "\n";
+    return kExitUsage;
+  }
+  if (check_only) {
+    std::cout << rules_path << ": " << config.rules.size() << " rules, " << config.sinks.size() << " sinks: OK\n";
+    return 0;
+  }
+  if (endpoints.empty()) {
+    std::cerr << "--connect is required (see --help)\n";
+    return kExitUsage;
+  }
+
+  try {
+    sub::installShutdownHandlers();
+    nt::Dispatcher dispatcher(config.sinks);
+    bool state_changed = false;
+    nt::Engine engine(config.rules,
+                      [&](nt::Notification n) {
+                        state_changed = true;
+                        dispatcher.dispatch(n);
+                      },
+                      vigil::events::wallClockNowNs());
+    if (!state_path.empty()) {
+      const auto restored = readState(state_path);
+      if (!restored.empty()) spdlog::info("restored {} active alerts from {}", restored.size(), state_path);
+      engine.restore(restored, vigil::events::wallClockNowNs());
+    }
+    auto save = [&] {
+      if (state_changed && !state_path.empty()) writeState(state_path, engine.active());
+      state_changed = false;
+    };
+
+    vigil::events::SubscriberOptions options;
+    options.endpoints = endpoints;
+    options.snapshot_endpoint = snapshot_endpoint;
+    // Connected (and subscribed) before the snapshot is asked for, so nothing
+    // published in between is missed; older duplicates are dropped by seq.
+    vigil::events::Subscriber subscriber(options);
+    std::set<std::string> seen_topics;
+    std::uint64_t rejected = 0;
+    subscriber.onReject([&](vigil::events::DecodeStatus status, const std::string& detail) {
+      if (++rejected <= 10 || rejected % 1000 == 0) {
+        spdlog::warn("skipped a message ({}): {}", vigil::events::toString(status), detail);
+      }
+    });
+    if (!snapshot_endpoint.empty()) {
+      const auto snapshot = subscriber.snapshot(kSnapshotTimeout);
+      spdlog::info("snapshot: current state of {} topics", snapshot.size());
+      for (const auto& received : snapshot) {
+        seen_topics.insert(received.event.topic);
+        engine.onEvent(received.event, true);
+      }
+      save();
+    }
+    spdlog::info("watching {} with {} rules, {} sinks", endpoints.front(), config.rules.size(), config.sinks.size());
+
+    auto next_tick = std::chrono::steady_clock::now();
+    while (!sub::shutdownRequested()) {
+      const auto wait = std::chrono::duration_cast<milliseconds>(next_tick - std::chrono::steady_clock::now());
+      // Everything already received is applied before a tick, so that a tick
+      // never judges a hold on a value that a queued event already changed.
+      for (std::size_t drained = 0; drained < kMaxDrain; ++drained) {
+        auto received = sub::nextEvent(subscriber, drained == 0 ? std::max(wait, milliseconds(0)) : milliseconds(0));
+        if (!received) break;
+        if (seen_topics.insert(received->event.topic).second) {
+          spdlog::info("watching topic {} (run {})", received->event.topic, received->event.header.run);
+        }
+        engine.onEvent(received->event);
+        save();
+      }
+      if (std::chrono::steady_clock::now() >= next_tick) {
+        engine.tick(vigil::events::wallClockNowNs());
+        for (const auto& command : dispatcher.takeCommands()) handleCommand(command, config, engine, dispatcher);
+        save();
+        next_tick = std::chrono::steady_clock::now() + kTickInterval;
+      }
+    }
+    if (state_path.empty()) {
+      // Nobody will remember these alerts: close each with its clear now.
+      engine.shutdown(vigil::events::wallClockNowNs());
+    } else {
+      // The next start restores them from the state file and clears them then.
+      state_changed = true;
+    }
+    save();
+    dispatcher.stop(kDrainTimeout);
+    const auto& stats = subscriber.stats();
+    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns; bus: {} lost "
+                 "({} gaps), {} malformed, {} too large, {} bad framing",
+                 stats.received, engine.stats().alerts, engine.stats().clears,
+                 engine.stats().suppressed_by_cooldown, stats.missed, stats.gaps, stats.malformed,
+                 stats.too_large, stats.bad_framing);
+    for (const auto& [name, sink] : dispatcher.stats()) {
+      spdlog::info("sink '{}': {} delivered, {} failed, {} dropped", name, sink.delivered, sink.failed, sink.dropped);
+    }
+    return 0;
+  } catch (const std::exception& error) {
+    spdlog::error("{}", error.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,39 @@
+// The recording loop: receive from the bus, batch in memory, write a batch per
+// transaction, apply retention, survive a locked or full database.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::recorder {
+
+struct RecorderOptions {
+  std::vector<std::string> endpoints;
+  std::vector<std::string> topic_prefixes{"vigil/"};
+  std::string db_path;          // empty: do not record (print-only tail)
+  bool print = false;           // every event as one JSON line on stdout
+  // A batch is written when it holds this many events or when its oldest
+  // event has waited flush_interval. A kill -9 loses at most the open batch.
+  std::size_t batch_size = 1000;
+  std::chrono::milliseconds flush_interval{200};
+  // Events held in memory while the database refuses writes (locked, full).
+  // Beyond this the recorder stops reading the bus; ZeroMQ then drops at its
+  // high-water mark and the drops show up as sequence gaps, never silently.
+  std::size_t max_pending = 200000;
+  std::optional<std::chrono::milliseconds> ttl;
+  std::optional<std::uint64_t> max_bytes;
+  std::chrono::milliseconds retention_interval{5000};
+  std::chrono::milliseconds busy_timeout{200};
+  std::chrono::milliseconds retry_backoff_max{5000};
+  // On SIGINT/SIGTERM, how long to keep retrying the last batches.
+  std::chrono::milliseconds shutdown_flush_timeout{10000};
+};
+
+// Runs until SIGINT/SIGTERM (see subscribers/shutdown.hpp). Returns the exit
+// status: 0 when everything received was written.
+int runRecorder(const RecorderOptions& options);
+
+}  // namespace vigil::recorder

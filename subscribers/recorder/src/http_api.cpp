@@ -1,0 +1,195 @@
+#include "vigil/recorder/http_api.hpp"
+
+#include "vigil/events/schema.hpp"
+#include "vigil/recorder/output.hpp"
+#include "vigil/recorder/store.hpp"
+#include "vigil/subscribers/parse.hpp"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <thread>
+
+namespace vigil::recorder {
+
+namespace {
+
+constexpr std::int64_t kDefaultLimit = 1000;
+constexpr auto kDefaultBucket = std::chrono::minutes(5);
+constexpr std::int64_t kNsPerMs = 1'000'000;
+constexpr int kBadRequest = 400;
+constexpr int kNotFound = 404;
+constexpr int kUnavailable = 503;
+constexpr int kServerError = 500;
+constexpr const char* kJsonType = "application/json";
+
+std::optional<std::string> param(const httplib::Request& request, const char* name) {
+  if (!request.has_param(name)) return std::nullopt;
+  return request.get_param_value(name);
+}
+
+std::optional<std::int64_t> intParam(const httplib::Request& request, const char* name) {
+  auto text = param(request, name);
+  if (!text) return std::nullopt;
+  std::size_t used = 0;
+  std::int64_t value = 0;
+  try {
+    value = std::stoll(*text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text->empty() || used != text->size()) {
+    throw std::invalid_argument(std::string("parameter '") + name + "' is not an integer");
+  }
+  return value;
+}
+
+EventFilter filterFrom(const httplib::Request& request) {
+  EventFilter filter;
+  const auto now = events::wallClockNowNs();
+  filter.source = param(request, "source");
+  filter.kind = param(request, "kind");
+  filter.code = param(request, "code");
+  filter.zone = param(request, "zone");
+  if (auto since = param(request, "since")) filter.since_ns = subscribers::parseTimePoint(*since, now);
+  if (auto until = param(request, "until")) filter.until_ns = subscribers::parseTimePoint(*until, now);
+  filter.min_count = intParam(request, "min_count");
+  filter.max_count = intParam(request, "max_count");
+  filter.count = intParam(request, "count");
+  filter.from_id = intParam(request, "from_id");
+  filter.to_id = intParam(request, "to_id");
+  filter.limit = intParam(request, "limit").value_or(kDefaultLimit);
+  filter.newest_first = param(request, "order").value_or("") == "desc";
+  return filter;
+}
+
+void sendError(httplib::Response& response, int status, const std::string& message) {
+  response.status = status;
+  response.set_content(nlohmann::json{{"error", message}}.dump(), kJsonType);
+}
+
+}  // namespace
+
+struct HttpApi::State {
+  std::string db_path;
+  httplib::Server server;
+  std::mutex store_mutex;  // httplib serves on a pool; one connection, one user at a time
+  std::unique_ptr<EventStore> store;
+  std::thread thread;
+
+  // Runs `body` with the store under the lock, mapping errors to HTTP statuses.
+  template <typename Body>
+  void guarded(httplib::Response& response, Body&& body) {
+    try {
+      std::lock_guard<std::mutex> lock(store_mutex);
+      if (!store) store = std::make_unique<EventStore>(db_path, EventStore::Open::kExisting);
+      response.set_content(body(*store), kJsonType);
+    } catch (const std::invalid_argument& error) {
+      sendError(response, kBadRequest, error.what());
+    } catch (const std::out_of_range& error) {
+      sendError(response, kNotFound, error.what());
+    } catch (const SqliteError& error) {
+      sendError(response, error.transient() ? kUnavailable : kServerError, error.what());
+    } catch (const std::exception& error) {
+      sendError(response, kServerError, error.what());
+    }
+  }
+};
+
+HttpApi::HttpApi(std::string db_path) : state_(std::make_unique<State>()) {
+  state_->db_path = std::move(db_path);
+  State& s = *state_;
+  auto& server = s.server;
+  server.Get("/api/health", [](const httplib::Request&, httplib::Response& response) {
+    response.set_content(R"({"ok":true})", kJsonType);
+  });
+  server.Get("/api/events", [&s](const httplib::Request& request, httplib::Response& response) {
+    s.guarded(response, [&](EventStore& store) {
+      return renderEvents(store.query(filterFrom(request)), OutputFormat::kJson);
+    });
+  });
+  server.Get(R"(/api/events/(\d+))",
+             [&s](const httplib::Request& request, httplib::Response& response) {
+               s.guarded(response, [&](EventStore& store) {
+                 EventFilter filter;
+                 filter.ids.push_back(std::stoll(request.matches[1]));
+                 const auto rows = store.query(filter);
+                 if (rows.empty()) throw std::out_of_range("no such event");
+                 return rows.front().json();
+               });
+             });
+  server.Get("/api/events/total",
+             [&s](const httplib::Request& request, httplib::Response& response) {
+               s.guarded(response, [&](EventStore& store) {
+                 return renderTotal(store.total(filterFrom(request)), OutputFormat::kJson);
+               });
+             });
+  server.Get("/api/events/histogram",
+             [&s](const httplib::Request& request, httplib::Response& response) {
+               s.guarded(response, [&](EventStore& store) {
+                 return renderHistogram(store.countHistogram(filterFrom(request)),
+                                        OutputFormat::kJson);
+               });
+             });
+  server.Get("/api/zones/aggregates",
+             [&s](const httplib::Request& request, httplib::Response& response) {
+               s.guarded(response, [&](EventStore& store) {
+                 auto bucket = std::chrono::duration_cast<std::chrono::milliseconds>(kDefaultBucket);
+                 if (auto text = param(request, "bucket")) bucket = subscribers::parseDuration(*text);
+                 return renderZoneAggregates(
+                     store.zoneAggregates(filterFrom(request), bucket.count() * kNsPerMs),
+                     OutputFormat::kJson);
+               });
+             });
+  server.Get("/api/gaps", [&s](const httplib::Request& request, httplib::Response& response) {
+    s.guarded(response, [&](EventStore& store) {
+      return renderGaps(store.gaps(filterFrom(request)), OutputFormat::kJson);
+    });
+  });
+  server.Get("/api/topics", [&s](const httplib::Request&, httplib::Response& response) {
+    s.guarded(response,
+              [&](EventStore& store) { return renderTopics(store.topics(), OutputFormat::kJson); });
+  });
+  server.Delete(R"(/api/events/(\d+))",
+                [&s](const httplib::Request& request, httplib::Response& response) {
+                  s.guarded(response, [&](EventStore& store) {
+                    EventFilter filter;
+                    filter.ids.push_back(std::stoll(request.matches[1]));
+                    return nlohmann::json{{"deleted", store.remove(filter)}}.dump();
+                  });
+                });
+  server.Delete("/api/events", [&s](const httplib::Request& request, httplib::Response& response) {
+    s.guarded(response, [&](EventStore& store) {
+      EventFilter filter = filterFrom(request);
+      filter.limit = 0;
+      return nlohmann::json{{"deleted", store.remove(filter)}}.dump();
+    });
+  });
+}
+
+HttpApi::~HttpApi() { stop(); }
+
+int HttpApi::start(const std::string& host, int port) {
+  State& s = *state_;
+  int bound = port;
+  if (port == 0) {
+    bound = s.server.bind_to_any_port(host);
+  } else if (!s.server.bind_to_port(host, port)) {
+    bound = -1;
+  }
+  if (bound <= 0) {
+    throw std::runtime_error("cannot bind the HTTP API to " + host + ":" + std::to_string(port));
+  }
+  s.thread = std::thread([&s] { s.server.listen_after_bind(); });
+  return bound;
+}
+
+void HttpApi::stop() {
+  if (!state_->thread.joinable()) return;
+  state_->server.stop();
+  state_->thread.join();
+}
+
+}  // namespace vigil::recorder

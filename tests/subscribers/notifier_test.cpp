@@ -1,0 +1,367 @@
+// vigil-notifier: configuration errors, the rules engine in-process, and the
+// real process against a real publisher, a webhook receiver and a fake
+// Telegram server (hysteresis, sinks isolated, source down, codes, late
+// joiner snapshot, kill -9 and restart, chat /subscribe).
+#include "harness.hpp"
+#include "http_fakes.hpp"
+#include "vigil/notifier/config.hpp"
+#include "vigil/notifier/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+#include <cstdlib>
+
+namespace vigil::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr auto kDeadline = 10s;
+constexpr auto kPublishStep = 20ms;
+constexpr std::int64_t kNsPerMs = 1'000'000;
+
+std::string notifierBinary() { return builtBinary("subscribers/notifier/vigil-notifier"); }
+
+// ---------- configuration ----------
+
+TEST(NotifierConfig, ExampleConfigLoads) {
+  setenv("VIGIL_TELEGRAM_TOKEN", "123:example", 1);
+  const auto config = notifier::loadConfig(sourcePath("configs/notifier-rules.yaml"));
+  EXPECT_EQ(config.sinks.size(), 4u);
+  ASSERT_GE(config.rules.size(), 4u);  // three rules and one subscription
+  EXPECT_EQ(config.rules[0].name, "checkout-queue");
+  EXPECT_EQ(config.rules[0].alert_at, 5);
+  EXPECT_EQ(config.rules[0].clear_at, 2);
+  EXPECT_EQ(config.rules[0].hold, 20s);
+  EXPECT_EQ(config.rules[1].type, notifier::RuleType::kSourceDown);
+  EXPECT_TRUE(config.rules[2].pattern.has_value());
+  EXPECT_TRUE(config.rules[3].from_subscription);
+  auto [status, out] = runCommand({notifierBinary(), "--rules", sourcePath("configs/notifier-rules.yaml"), "--check"});
+  EXPECT_EQ(status, 0) << out;
+}
+
+std::string configError(const std::string& yaml) {
+  try {
+    notifier::parseConfig(yaml, "rules.yaml");
+  } catch (const notifier::ConfigError& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST(NotifierConfig, BadFilesNameTheKeyAndTheLine) {
+  const std::string sinks = "sinks:\n  console: {type: log}\n";
+  EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_a: 5\n").find("rules.yaml:6:5: rules[0].alert_a: unknown key"), std::string::npos)
+      << configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_a: 5\n");
+  EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: lots\n").find("rules.yaml:6:15: rules[0].alert_at: expected an integer"), std::string::npos)
+      << configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: lots\n");
+  EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    clear_at: 3\n").find("rules[0].clear_at: must be below alert_at"), std::string::npos);
+  EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    hold: soon\n").find("rules.yaml:7:11: rules[0].hold: invalid duration 'soon'"), std::string::npos)
+      << configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    hold: soon\n");
+  EXPECT_NE(configError(sinks + "rules:\n  - name: c\n    type: code\n    pattern: '(['\n").find("rules[0].pattern: invalid regex"), std::string::npos);
+  EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    sinks: [pager]\n").find("rules[0].sinks: no sink named 'pager'"), std::string::npos);
+  EXPECT_NE(configError("sinks:\n  hook: {type: webhook}\nrules: []\n").find("sinks.hook.url: missing"), std::string::npos);
+  EXPECT_NE(configError("sinks:\n  x: {type: pigeon}\n").find("rules.yaml:2:13: sinks.x.type: unknown sink type 'pigeon'"), std::string::npos)
+      << configError("sinks:\n  x: {type: pigeon}\n");
+  EXPECT_NE(configError("sinks: [\n").find("rules.yaml:"), std::string::npos);
+  unsetenv("VIGIL_TELEGRAM_TOKEN");
+  EXPECT_NE(configError("sinks:\n  tg: {type: telegram}\nrules:\n  - {name: d, type: source-down, hold: 1s}\n").find("sinks.tg.token: no bot token"), std::string::npos);
+
+  TempDir dir;
+  writeFile(dir.file("bad.yaml"), sinks + "rules:\n  - name: q\n    type: count\n    alert_a: 5\n");
+  auto [status, out] = runCommand({notifierBinary(), "--rules", dir.file("bad.yaml"), "--check"});
+  EXPECT_EQ(status, 2);
+  EXPECT_NE(out.find("bad.yaml:6:5: rules[0].alert_a: unknown key"), std::string::npos) << out;
+  EXPECT_EQ(runCommand({notifierBinary(), "--help"}).first, 0);
+}
+
+// ---------- the engine in-process (deterministic time) ----------
+
+events::Event makeEvent(const std::string& kind, const std::string& source, const events::Body& body,
+                        std::int64_t ts_ns, std::uint64_t seq = 1) {
+  events::Header header;
+  header.kind = kind;
+  header.source = source;
+  header.run = "r";
+  header.seq = seq;
+  header.ts_ns = ts_ns;
+  const std::string bytes = events::encode(header, body);
+  auto decoded = events::decode(events::topicFor(kind, source), bytes.data(), bytes.size());
+  return std::move(*decoded.event);
+}
+
+notifier::Rule queueRule() {
+  notifier::Rule rule;
+  rule.name = "queue";
+  rule.kind = "faces";
+  rule.source = "cam";
+  rule.zone = "q1";
+  rule.alert_at = 5;
+  rule.clear_at = 2;
+  rule.hold = 1000ms;
+  rule.clear_hold = 500ms;
+  return rule;
+}
+
+TEST(NotifierEngine, HoveringAtTheThresholdGivesOneAlertAndOneClear) {
+  std::vector<notifier::Notification> out;
+  notifier::Engine engine({queueRule()}, [&](notifier::Notification n) { out.push_back(std::move(n)); }, 0);
+  std::int64_t t = 1'000 * kNsPerMs;
+  auto feed = [&](std::int64_t count) {
+    engine.onEvent(makeEvent("faces", "cam", *facesBody(count, {{"q1", count}}), t));
+    t += 100 * kNsPerMs;
+  };
+  for (int i = 0; i < 50; ++i) feed(i % 2 ? 5 : 4);  // 5 never lasts 1 s
+  EXPECT_TRUE(out.empty());
+  for (int i = 0; i < 11; ++i) feed(6);               // 1 s at >= 5
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, notifier::Notification::Type::kAlert);
+  EXPECT_EQ(out[0].value, 6);
+  for (int i = 0; i < 50; ++i) feed(3 + i % 3);       // 3..5: above clear_at, no repeat
+  for (int i = 0; i < 50; ++i) feed(i % 2 ? 2 : 3);   // 2 never lasts 0.5 s
+  EXPECT_EQ(out.size(), 1u);
+  for (int i = 0; i < 6; ++i) feed(1);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].type, notifier::Notification::Type::kClear);
+  EXPECT_EQ(out[1].alert_id, out[0].alert_id);
+  for (int i = 0; i < 50; ++i) feed(i % 2 ? 5 : 4);
+  EXPECT_EQ(out.size(), 2u);
+}
+
+TEST(NotifierEngine, CooldownShutdownAndSourceDown) {
+  std::vector<notifier::Notification> out;
+  notifier::Rule rule = queueRule();
+  rule.hold = 0ms;
+  rule.clear_hold = 0ms;
+  rule.cooldown = 10s;
+  notifier::Rule down;
+  down.name = "down";
+  down.type = notifier::RuleType::kSourceDown;
+  down.source = "cam";
+  down.hold = 2s;
+  const std::int64_t start = 1'000'000 * kNsPerMs;
+  notifier::Engine engine({rule, down}, [&](notifier::Notification n) { out.push_back(std::move(n)); }, start);
+  auto faces = [&](std::int64_t count, std::int64_t at) {
+    engine.onEvent(makeEvent("faces", "cam", *facesBody(count, {{"q1", count}}), at));
+  };
+  auto status = [&](const std::string& state, std::int64_t at) {
+    engine.onEvent(makeEvent("status", "cam", *statusBody(state), at));
+  };
+  status("playing", start);
+  faces(6, start + 1 * kNsPerMs);
+  faces(0, start + 2 * kNsPerMs);
+  faces(6, start + 3 * kNsPerMs);  // within the cooldown: held back
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(engine.stats().suppressed_by_cooldown, 1u);
+  engine.tick(start + 10'001 * kNsPerMs);  // cooldown over and still high: alert;
+  ASSERT_EQ(out.size(), 4u);                 // and cam silent for 10 s: down
+  EXPECT_EQ(out[2].rule, "queue");
+  EXPECT_EQ(out[2].type, notifier::Notification::Type::kAlert);
+  EXPECT_EQ(out[3].rule, "down");
+  EXPECT_NE(out[3].message.find("no status for 2s"), std::string::npos) << out[3].message;
+  status("playing", start + 10'002 * kNsPerMs);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[4].type, notifier::Notification::Type::kClear);
+  EXPECT_EQ(out[4].alert_id, out[3].alert_id);
+  status("error", start + 10'003 * kNsPerMs);
+  engine.tick(start + 12'004 * kNsPerMs);  // not playing for 2 s
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_NE(out[5].message.find("state error"), std::string::npos);
+  engine.shutdown(start + 13'000 * kNsPerMs);  // both open alerts get their clear
+  ASSERT_EQ(out.size(), 8u);
+  EXPECT_EQ(out[6].reason, "shutdown");
+  EXPECT_TRUE(engine.active().empty());
+}
+
+// ---------- the process ----------
+
+class NotifierProcessTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ChildProcess> start(const std::string& rules, std::vector<std::string> extra = {}) {
+    const std::string name = "notifier-" + std::to_string(++starts_);
+    writeFile(dir_.file(name + ".yaml"), rules);
+    std::vector<std::string> argv{notifierBinary(), "--connect", bus_.endpoint(), "--rules", dir_.file(name + ".yaml")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<ChildProcess>(argv, dir_.file(name + ".out"), dir_.file(name + ".err"));
+  }
+
+  // The slow joiner: probe events (a new source per start, as a restarted
+  // notifier already knows the old probe topic from the snapshot) until one is seen.
+  void waitWatching(ChildProcess& notifier) {
+    const std::string probe = "probe-" + std::to_string(starts_);
+    // After the snapshot (which would otherwise already hold the probe topic).
+    ASSERT_TRUE(pollUntil([&] { return notifier.err().find("watching tcp://") != std::string::npos; }, kDeadline));
+    ASSERT_TRUE(pollUntil([&] { return notifier.err().find("watching topic vigil/status/" + probe) != std::string::npos; },
+                          kDeadline, [&] { bus_.publish("status", probe, *statusBody("playing")); }))
+        << notifier.err() << (notifier.running() ? "(running)" : "(exited)");
+  }
+
+  // Publishes faces events every kPublishStep until `done` (or the deadline).
+  bool publishFacesUntil(const std::string& source, const std::map<std::string, std::int64_t>& zones,
+                         std::int64_t count, const std::function<bool()>& done) {
+    return pollUntil(done, kDeadline, [&] { publishFacesFor(source, zones, count, kPublishStep); });
+  }
+  void publishFacesFor(const std::string& source, const std::map<std::string, std::int64_t>& zones,
+                       std::int64_t count, std::chrono::milliseconds duration) {
+    const auto until = std::chrono::steady_clock::now() + duration;
+    do {
+      bus_.publish("faces", source, *facesBody(count, zones), ++frame_);
+      std::this_thread::sleep_for(kPublishStep);  // paces the stream: a frame rate, not synchronisation
+    } while (std::chrono::steady_clock::now() < until);
+  }
+
+  TempDir dir_;
+  Bus bus_;
+  int starts_ = 0;
+  std::uint64_t frame_ = 0;
+};
+
+TEST_F(NotifierProcessTest, HysteresisAllSinksAndAFailingSinkDoesNotBlock) {
+  WebhookReceiver hook;
+  WebhookReceiver slow(3s);  // answers after 3 s: the sink times out and retries
+  FakeTelegram telegram;
+  const std::string command_out = dir_.file("command.jsonl");
+  const std::string rules =
+      "sinks:\n"
+      "  hook: {type: webhook, url: '" + hook.url() + "', timeout: 1s, retries: 0}\n"
+      "  slow: {type: webhook, url: '" + slow.url() + "', timeout: 200ms, retries: 5, backoff: 50ms}\n"
+      "  refused: {type: webhook, url: 'http://127.0.0.1:1/hook', timeout: 200ms, retries: 3, backoff: 50ms}\n"
+      "  tg: {type: telegram, token: 'TEST:TOKEN', base_url: '" + telegram.origin() + "', chat_ids: [42, 43]}\n"
+      "  cmd: {type: command, command: [/bin/sh, -c, 'printf \"%s\\n\" \"$VIGIL_NOTIFICATION\" >> " + command_out + "']}\n"
+      "  out: {type: stdout}\n"
+      "rules:\n"
+      "  - {name: queue, type: count, kind: faces, source: checkout-1, zone: queue-1, alert_at: 5, hold: 300ms,\n"
+      "     clear_at: 2, clear_hold: 300ms, sinks: [slow, refused, hook, tg, cmd, out]}\n";
+  auto notifier = start(rules);
+  waitWatching(*notifier);
+  auto hover = [&](std::int64_t a, std::int64_t b) {
+    for (int i = 0; i < 30; ++i) publishFacesFor("checkout-1", {{"queue-1", i % 2 ? a : b}}, i % 2 ? a : b, 0ms);
+  };
+  hover(5, 4);  // never 300 ms at >= 5
+  ASSERT_TRUE(publishFacesUntil("checkout-1", {{"queue-1", 6}}, 6, [&] { return hook.count("alert") == 1; }))
+      << notifier->err();
+  hover(5, 3);  // above clear_at: neither a clear nor a repeat
+  hover(2, 3);  // 2 never lasts 300 ms
+  EXPECT_EQ(hook.count("clear"), 0u);
+  ASSERT_TRUE(publishFacesUntil("checkout-1", {{"queue-1", 1}}, 1, [&] { return hook.count("clear") == 1; }));
+  hover(5, 4);
+  ASSERT_TRUE(bus_.flush());
+  // The other sinks got theirs too, while `slow` and `refused` were failing.
+  EXPECT_TRUE(pollUntil([&] { return telegram.sentTo(43).size() == 2 && lines(readFile(command_out)).size() == 2 &&
+                                     lines(notifier->out()).size() == 2; }, kDeadline));
+  notifier->signal(SIGTERM);
+  EXPECT_EQ(notifier->wait(kDeadline), 0) << notifier->err();
+
+  const auto posts = hook.posts();
+  ASSERT_EQ(posts.size(), 2u) << "duplicates or missing notifications";
+  EXPECT_EQ(posts[0].body["type"], "alert");
+  EXPECT_EQ(posts[0].body["source"], "checkout-1");
+  EXPECT_EQ(posts[0].body["zone"], "queue-1");
+  EXPECT_EQ(posts[0].body["threshold"], 5);
+  EXPECT_EQ(posts[1].body["type"], "clear");
+  EXPECT_EQ(posts[1].body["alert_id"], posts[0].body["alert_id"]);
+  // Alert latency from the event that completed the hold to receipt.
+  const double latency_ms = static_cast<double>(posts[0].wall_ns - posts[0].body["event_ts"].get<std::int64_t>()) / kNsPerMs;
+  EXPECT_LT(latency_ms, 500.0) << "slow sinks must not delay the others";
+  const auto to42 = telegram.sentTo(42);
+  ASSERT_EQ(to42.size(), 2u);
+  EXPECT_EQ(to42[0].token, "TEST:TOKEN");
+  EXPECT_EQ(to42[0].text.rfind("ALERT queue: checkout-1/queue-1 faces = 6", 0), 0u) << to42[0].text;
+  EXPECT_EQ(to42[1].text.rfind("CLEAR queue", 0), 0u);
+  const auto commands = lines(readFile(command_out));
+  EXPECT_EQ(json::parse(commands[0])["type"], "alert");
+  EXPECT_EQ(json::parse(lines(notifier->out())[1])["type"], "clear");
+  EXPECT_EQ(notifier->err().find("TEST:TOKEN"), std::string::npos) << "the bot token must never be logged";
+  EXPECT_NE(notifier->err().find("sink 'refused': 0 delivered, 2 failed"), std::string::npos) << notifier->err();
+}
+
+TEST_F(NotifierProcessTest, SourceDownCodesSnapshotAndKillNineRestart) {
+  WebhookReceiver hook;
+  // Known before the notifier starts: the late joiner learns it from the snapshot.
+  bus_.publish("faces", "cam-q", *facesBody(5), 1);
+  ASSERT_TRUE(bus_.flush());
+  const std::string rules =
+      "sinks:\n  hook: {type: webhook, url: '" + hook.url() + "', timeout: 1s}\n"
+      "rules:\n"
+      "  - {name: crowd, type: count, source: cam-q, alert_at: 3, clear_at: 0}\n"
+      "  - {name: down, type: source-down, source: cam-d, hold: 300ms}\n"
+      "  - {name: recall, type: code, pattern: '^RECALL-[0-9]+$', clear_hold: 300ms}\n";
+  const std::string state = dir_.file("notifier.state");
+  const std::vector<std::string> extra{"--snapshot", bus_.snapshotEndpoint(), "--state", state};
+  auto notifier = start(rules, extra);
+  auto alerts_of = [&](const std::string& rule, const std::string& type) {
+    std::size_t n = 0;
+    for (const auto& post : hook.posts()) n += post.body["rule"] == rule && post.body["type"] == type;
+    return n;
+  };
+  ASSERT_TRUE(pollUntil([&] { return alerts_of("crowd", "alert") == 1; }, kDeadline)) << notifier->err();
+  waitWatching(*notifier);
+
+  // cam-d never seen: down after 300 ms; playing again: clear.
+  ASSERT_TRUE(pollUntil([&] { return alerts_of("down", "alert") == 1; }, kDeadline));
+  ASSERT_TRUE(pollUntil([&] { return alerts_of("down", "clear") == 1; }, kDeadline,
+                        [&] { bus_.publish("status", "cam-d", *statusBody("playing")); }));
+
+  // Codes: a non-matching read raises nothing; a matching one alerts, then clears.
+  bus_.publish("codes", "cam-c", *codesBody({{"QRCode", "OK-1", "appeared", 1}}));
+  bus_.publish("codes", "cam-c", *codesBody({{"QRCode", "RECALL-77", "appeared", 2}}));
+  ASSERT_TRUE(pollUntil([&] { return alerts_of("recall", "clear") == 1; }, kDeadline));
+  EXPECT_EQ(alerts_of("recall", "alert"), 1u);
+
+  // kill -9 with "crowd" active; the restart restores it from the state file
+  // (and sees count 5 again in the snapshot): no duplicate alert...
+  ASSERT_TRUE(pollUntil([&] { return readFile(state).find("crowd") != std::string::npos; }, kDeadline));
+  notifier->signal(SIGKILL);
+  EXPECT_EQ(notifier->wait(kDeadline), 128 + SIGKILL);
+  notifier = start(rules, extra);
+  // (cam-d, silent again since the test stopped its status, may be down too.)
+  ASSERT_TRUE(pollUntil([&] { return notifier->err().find("restored ") != std::string::npos; }, kDeadline))
+      << notifier->err();
+  waitWatching(*notifier);
+  // ... and exactly one clear, with the original alert id, when the count drops.
+  ASSERT_TRUE(pollUntil([&] { return alerts_of("crowd", "clear") == 1; }, kDeadline,
+                        [&] { bus_.publish("faces", "cam-q", *facesBody(0), ++frame_); }));
+  EXPECT_EQ(alerts_of("crowd", "alert"), 1u);
+  std::string alert_id, clear_id;
+  for (const auto& post : hook.posts()) {
+    if (post.body["rule"] == "crowd") (post.body["type"] == "alert" ? alert_id : clear_id) = post.body["alert_id"];
+  }
+  EXPECT_EQ(alert_id, clear_id);
+  notifier->signal(SIGINT);
+  EXPECT_EQ(notifier->wait(kDeadline), 0);
+}
+
+TEST_F(NotifierProcessTest, ChatsSubscribeFromConfigAndWithCommands) {
+  FakeTelegram telegram;
+  const std::string rules =
+      "sinks:\n  tg: {type: telegram, token: 'T0K', base_url: '" + telegram.origin() + "', poll_updates: true, poll_timeout: 1s}\n"
+      "subscription_defaults: {hold: 0s, clear_hold: 0s}\n"
+      "subscriptions:\n  - {chat_id: 7, source: cam-s, zone: door, count: 2}\n";
+  auto notifier = start(rules);
+  waitWatching(*notifier);
+  telegram.pushCommand(9, "/subscribe cam-s 4");
+  ASSERT_TRUE(pollUntil([&] { return !telegram.sentTo(9).empty(); }, kDeadline)) << notifier->err();
+  EXPECT_EQ(telegram.sentTo(9)[0].text, "subscribed: cam-s at 4");
+  bus_.publish("faces", "cam-s", *facesBody(4, {{"door", 3}}), ++frame_);
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(7).size() == 1 && telegram.sentTo(9).size() == 2; }, kDeadline));
+  EXPECT_NE(telegram.sentTo(7)[0].text.find("cam-s/door faces = 3"), std::string::npos) << telegram.sentTo(7)[0].text;
+  EXPECT_NE(telegram.sentTo(9)[1].text.find("ALERT"), std::string::npos);
+  telegram.pushCommand(9, "/list");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 3; }, kDeadline));
+  EXPECT_EQ(telegram.sentTo(9)[2].text, "cam-s at 4\n");
+  telegram.pushCommand(9, "/unsubscribe cam-s");
+  // Unsubscribing closes the open alert: its one clear, then the reply.
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 5; }, kDeadline));
+  EXPECT_NE(telegram.sentTo(9)[3].text.find("CLEAR"), std::string::npos);
+  EXPECT_EQ(telegram.sentTo(9)[4].text, "removed 1 subscription(s)");
+  notifier->signal(SIGTERM);
+  EXPECT_EQ(notifier->wait(kDeadline), 0);
+  // Chat 7's alert was still open: closed on shutdown.
+  EXPECT_EQ(telegram.sentTo(7).size(), 2u);
+}
+
+}  // namespace
+}  // namespace vigil::testing

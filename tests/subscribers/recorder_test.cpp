@@ -1,0 +1,429 @@
+// vigil-recorder as a real process: bus -> recorder -> SQLite, the query CLI,
+// the HTTP API, kill -9 and restart, a locked database, retention, and
+// malformed/oversized messages from a raw ZeroMQ publisher.
+#include "harness.hpp"
+#include "vigil/recorder/store.hpp"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <zmq.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <regex>
+
+namespace vigil::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr auto kDeadline = 15s;
+const std::string kProbeSource = "probe";
+
+std::string recorderBinary() { return builtBinary("subscribers/recorder/vigil-recorder"); }
+
+std::int64_t countEvents(const std::string& db, recorder::EventFilter filter = {}) {
+  try {
+    recorder::EventStore store(db, recorder::EventStore::Open::kExisting);
+    return store.total(filter);
+  } catch (const std::exception&) {
+    return -1;  // not created yet
+  }
+}
+
+recorder::EventFilter kindFilter(const std::string& kind) {
+  recorder::EventFilter filter;
+  filter.kind = kind;
+  return filter;
+}
+
+class RecorderTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ChildProcess> startRecorder(const std::string& endpoint,
+                                              std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{recorderBinary(), "--connect", endpoint, "--db", db_};
+    if (std::find(extra.begin(), extra.end(), "--flush-interval") == extra.end()) {
+      extra.insert(extra.end(), {"--flush-interval", "20ms"});
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    // Fresh log files per start, so that a restart is not satisfied by old lines.
+    const std::string name = "recorder-" + std::to_string(++starts_);
+    return std::make_unique<ChildProcess>(argv, dir_.file(name + ".out"), dir_.file(name + ".err"));
+  }
+
+  // The slow joiner: publish probe status events until one is recorded.
+  void waitSubscribed(Bus& bus, const ChildProcess& recorder) {
+    ASSERT_TRUE(pollUntil(
+        [&] { return recorder.err().find("recording topic vigil/status/probe") != std::string::npos; },
+        kDeadline, [&] { bus.publish("status", kProbeSource, *statusBody("playing")); }))
+        << recorder.err();
+  }
+
+  std::vector<std::string> query(std::vector<std::string> args) {
+    std::vector<std::string> argv{recorderBinary(), "query", "--db", db_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto [status, out] = runCommand(argv);
+    EXPECT_EQ(status, 0) << out;
+    return {out};
+  }
+
+  json queryJson(std::vector<std::string> args) {
+    args.push_back("--format");
+    args.push_back("json");
+    return json::parse(query(args).front());
+  }
+
+  TempDir dir_;
+  int starts_ = 0;
+  std::string db_ = dir_.file("events.db");
+};
+
+TEST_F(RecorderTest, RecordsEventsAndAnswersQueriesInEveryFormat) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0"});
+  waitSubscribed(bus, *recorder);
+
+  constexpr int kFrames = 40;
+  for (int frame = 0; frame < kFrames; ++frame) {
+    bus.publish("faces", "checkout-1", *facesBody(frame % 4, {{"queue-1", frame % 3}, {"queue-2", 1}}),
+                static_cast<std::uint64_t>(frame));
+  }
+  bus.publish("codes", "checkout-1", *codesBody({{"QRCode", "VIGIL-42", "appeared", 7}}), 5);
+  bus.publish("status", "checkout-1", *statusBody("playing", "ok"));
+  ASSERT_TRUE(bus.flush());
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) == kFrames; }, kDeadline))
+      << recorder->err();
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("codes")) == 1; }, kDeadline));
+
+  // "Which frames had N faces": frames 2, 6, 10, ... had 2.
+  const json two = queryJson({"--kind", "faces", "--source", "checkout-1", "--count", "2"});
+  ASSERT_EQ(two.size(), static_cast<std::size_t>(kFrames / 4));
+  for (const auto& event : two) {
+    EXPECT_EQ(event["count"], 2);
+    EXPECT_EQ(event["frame"].get<int>() % 4, 2);
+    EXPECT_EQ(event["kind"], "faces");
+    EXPECT_EQ(event["source"], "checkout-1");
+    EXPECT_TRUE(event.contains("run") && event.contains("seq") && event.contains("id"));
+    EXPECT_EQ(event["zones"]["queue-2"], 1);
+  }
+  // "How many had N".
+  EXPECT_EQ(queryJson({"--kind", "faces", "--count", "2", "--report", "total"})["total"], kFrames / 4);
+  const json histogram = queryJson({"--kind", "faces", "--report", "histogram"});
+  ASSERT_EQ(histogram.size(), 4u);
+  EXPECT_EQ(histogram[3]["count"], 3);
+  EXPECT_EQ(histogram[3]["events"], kFrames / 4);
+  // min-count, zone counts, code text, time range.
+  EXPECT_EQ(queryJson({"--kind", "faces", "--min-count", "3"}).size(), static_cast<std::size_t>(kFrames / 4));
+  EXPECT_EQ(queryJson({"--zone", "queue-1", "--min-count", "2"}).size(), 13u);  // frames 2,5,...,38
+  const json code = queryJson({"--code", "VIGIL-42"});
+  ASSERT_EQ(code.size(), 1u);
+  EXPECT_EQ(code[0]["objects"][0]["text"], "VIGIL-42");
+  EXPECT_TRUE(queryJson({"--code", "nope"}).empty());
+  EXPECT_TRUE(queryJson({"--since", "-1h", "--kind", "faces"}).size() == kFrames);
+  EXPECT_TRUE(queryJson({"--until", "-1h"}).empty());
+
+  // CSV: a header and one line per event; table: a header, a rule, the rows.
+  const auto csv = lines(query({"--kind", "faces", "--count", "1", "--format", "csv"}).front());
+  ASSERT_EQ(csv.size(), 1u + kFrames / 4);
+  EXPECT_EQ(csv[0], "id,time,source,kind,run,seq,frame,count,detail");
+  EXPECT_NE(csv[1].find(",checkout-1,faces,"), std::string::npos);
+  const auto table = lines(query({"--code", "VIGIL-42", "--format", "table"}).front());
+  ASSERT_EQ(table.size(), 3u);
+  EXPECT_EQ(table[0].rfind("id", 0), 0u);
+  EXPECT_NE(table[2].find("QRCode:VIGIL-42(appeared)"), std::string::npos);
+
+  // HTTP API: the bound port is printed on stdout.
+  std::smatch match;
+  std::string out;
+  ASSERT_TRUE(pollUntil([&] { out = recorder->out(); return std::regex_search(out, match, std::regex(R"(http://127\.0\.0\.1:(\d+))")); }, kDeadline));
+  httplib::Client http("127.0.0.1", std::stoi(match[1]));
+  auto events = http.Get("/api/events?kind=faces&count=3");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->status, 200);
+  EXPECT_EQ(json::parse(events->body).size(), static_cast<std::size_t>(kFrames / 4));
+  auto total = http.Get("/api/events/total?kind=faces&min_count=1");
+  ASSERT_TRUE(total);
+  EXPECT_EQ(json::parse(total->body)["total"], kFrames * 3 / 4);
+  auto zones = http.Get("/api/zones/aggregates?source=checkout-1&zone=queue-1&bucket=5m");
+  ASSERT_TRUE(zones);
+  const json aggregates = json::parse(zones->body);
+  ASSERT_GE(aggregates.size(), 1u);
+  EXPECT_EQ(aggregates[0]["max"], 2);
+  std::int64_t samples = 0;
+  for (const auto& bucket : aggregates) samples += bucket["samples"].get<std::int64_t>();
+  EXPECT_EQ(samples, kFrames);
+  auto bad = http.Get("/api/events?since=yesterday");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+
+  // Delete by id (CLI), by range (HTTP).
+  const auto first_id = two[0]["id"].get<std::int64_t>();
+  auto [status, deleted] = runCommand({recorderBinary(), "delete", "--db", db_, "--id", std::to_string(first_id)});
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(json::parse(deleted)["deleted"], 1);
+  EXPECT_EQ(queryJson({"--kind", "faces", "--count", "2"}).size(), static_cast<std::size_t>(kFrames / 4 - 1));
+  auto range = http.Delete("/api/events?from_id=" + std::to_string(first_id) + "&to_id=" + std::to_string(first_id + 3));
+  ASSERT_TRUE(range);
+  EXPECT_EQ(json::parse(range->body)["deleted"], 3);
+  auto [refused_status, refused] = runCommand({recorderBinary(), "delete", "--db", db_});
+  EXPECT_NE(refused_status, 0) << "delete without a selection must be refused";
+
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0) << recorder->err();
+}
+
+TEST_F(RecorderTest, KillNineLosesAtMostTheOpenBatchAndRestartsAreTold) {
+  constexpr int kBatch = 100;
+  auto bus = std::make_unique<Bus>();
+  // A flush interval far longer than the test: only full batches are written.
+  // --print shows exactly what reached the recorder's memory.
+  auto recorder = startRecorder(bus->endpoint(), {"--batch-size", std::to_string(kBatch),
+                                                  "--flush-interval", "1h", "--print"});
+  ASSERT_TRUE(pollUntil(
+      [&] { return recorder->err().find("recording topic vigil/status/probe") != std::string::npos; },
+      kDeadline, [&] { bus->publish("status", kProbeSource, *statusBody("playing")); }))
+      << recorder->err();
+
+  constexpr int kPublished = 3 * kBatch + kBatch / 2;
+  for (int frame = 1; frame <= kPublished; ++frame) {
+    bus->publish("faces", "cam-9", *facesBody(1), static_cast<std::uint64_t>(frame));
+  }
+  ASSERT_TRUE(bus->flush());
+  const auto received = [&] { return static_cast<std::int64_t>(lines(recorder->out()).size()); };
+  ASSERT_TRUE(pollUntil([&] { return recorder->out().find("\"seq\":" + std::to_string(kPublished) + ",") != std::string::npos; }, kDeadline));
+  const std::int64_t in_memory = received();
+  const std::int64_t written = in_memory - in_memory % kBatch;
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_) == written; }, kDeadline));
+  recorder->signal(SIGKILL);
+  EXPECT_EQ(recorder->wait(kDeadline), 128 + SIGKILL);
+
+  // Exactly the full batches survive; the loss is the open batch, < batch size.
+  EXPECT_EQ(countEvents(db_), written);
+  EXPECT_LT(in_memory - countEvents(db_), kBatch);
+  const auto kept = countEvents(db_, kindFilter("faces"));
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &raw), SQLITE_OK);
+    sqlite3_stmt* check = nullptr;
+    sqlite3_prepare_v2(raw, "PRAGMA integrity_check", -1, &check, nullptr);
+    ASSERT_EQ(sqlite3_step(check), SQLITE_ROW);
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(check, 0)), "ok");
+    sqlite3_finalize(check);
+    sqlite3_close(raw);
+  }
+
+  // Restart on the same database: what the kill lost shows up as a "missed"
+  // gap on the topic, counted from the stored last seq.
+  recorder = startRecorder(bus->endpoint());
+  waitSubscribed(*bus, *recorder);
+  bus->publish("faces", "cam-9", *facesBody(2), kPublished + 1);
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) == kept + 1; }, kDeadline));
+  json gaps = queryJson({"--report", "gaps", "--source", "cam-9"});
+  ASSERT_EQ(gaps.size(), 1u) << gaps.dump();
+  EXPECT_EQ(gaps[0]["kind"], "missed");
+  EXPECT_EQ(gaps[0]["after_seq"], kept);
+  EXPECT_EQ(gaps[0]["next_seq"], kPublished + 1);
+  EXPECT_EQ(gaps[0]["missed"], kPublished - kept);
+
+  // A publisher restart (new run, seq from 1) is a restart, not a loss.
+  const std::string endpoint = bus->endpoint();
+  const std::string old_run = bus->publisher().runId();
+  bus.reset();  // the publisher unbinds; a new one (new run) binds the same port
+  bus = std::make_unique<Bus>(endpoint, "");
+  const std::string restarted = "vigil/status/probe: publisher restarted, new run " + bus->publisher().runId();
+  ASSERT_TRUE(pollUntil([&] { return recorder->err().find(restarted) != std::string::npos; }, kDeadline,
+                        [&] { bus->publish("status", kProbeSource, *statusBody("playing")); }))
+      << recorder->err();
+  bus->publish("faces", "cam-9", *facesBody(3), 1);
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) == kept + 2; }, kDeadline));
+  gaps = queryJson({"--report", "gaps", "--source", "cam-9"});
+  ASSERT_EQ(gaps.size(), 2u) << gaps.dump();
+  EXPECT_EQ(gaps[1]["kind"], "restart");
+  EXPECT_EQ(gaps[1]["previous_run"], old_run);
+  EXPECT_EQ(gaps[1]["missed"], 0);
+  recorder->signal(SIGINT);
+  EXPECT_EQ(recorder->wait(kDeadline), 0) << recorder->err();
+}
+
+TEST_F(RecorderTest, LockedDatabaseIsReportedAndRetriedWithoutLoss) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint());
+  waitSubscribed(bus, *recorder);
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_) > 0; }, kDeadline));
+
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  constexpr int kEvents = 500;
+  for (int frame = 0; frame < kEvents; ++frame) bus.publish("faces", "locked-cam", *facesBody(frame % 5), frame);
+  ASSERT_TRUE(bus.flush());
+  EXPECT_TRUE(pollUntil([&] { return recorder->err().find("cannot write") != std::string::npos; }, kDeadline))
+      << recorder->err();
+  ASSERT_EQ(sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(locker);
+  EXPECT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) == kEvents; }, kDeadline))
+      << recorder->err();
+  EXPECT_TRUE(pollUntil([&] { return recorder->err().find("database writable again") != std::string::npos; }, kDeadline));
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+}
+
+TEST_F(RecorderTest, FullDiskIsReportedAndRetriedWithoutLoss) {
+  // A file-size limit stands in for a full disk (writes fail with EFBIG);
+  // raising it afterwards is the operator freeing space.
+  Bus bus;
+  auto recorder = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/prlimit", "--fsize=300000:unlimited", recorderBinary(), "--connect", bus.endpoint(),
+                               "--db", db_, "--flush-interval", "20ms"},
+      dir_.file("full.out"), dir_.file("full.err"));
+  waitSubscribed(bus, *recorder);
+  const std::string padding(2000, 'p');
+  constexpr int kEvents = 1000;  // ~2 MB: far beyond the limit
+  for (int frame = 0; frame < kEvents; ++frame) {
+    auto body = facesBody(frame);
+    body->set("padding", padding);
+    bus.publish("faces", "full-cam", *body, frame);
+    if (frame % 500 == 499) {
+      ASSERT_TRUE(bus.flush());
+    }
+  }
+  ASSERT_TRUE(bus.flush());
+  ASSERT_TRUE(pollUntil([&] { return recorder->err().find("cannot write") != std::string::npos; }, kDeadline))
+      << recorder->err();
+  EXPECT_NE(recorder->err().find("full"), std::string::npos) << recorder->err();
+  EXPECT_TRUE(recorder->running()) << "a full disk must not kill the recorder";
+  auto [status, out] = runCommand({"/usr/bin/prlimit", "--pid", std::to_string(recorder->pid()), "--fsize=unlimited"});
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) == kEvents; }, kDeadline))
+      << recorder->err();
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0) << recorder->err();
+}
+
+TEST_F(RecorderTest, RetentionAppliesTtlAndSizeCapWhileRunning) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--ttl", "30m", "--max-size", "400KB", "--retention-interval", "50ms"});
+  waitSubscribed(bus, *recorder);
+  const std::int64_t two_hours_ago = events::wallClockNowNs() - 2LL * 3600 * 1'000'000'000;
+  for (int frame = 0; frame < 10; ++frame) bus.publish("faces", "old-cam", *facesBody(1), frame, two_hours_ago);
+  ASSERT_TRUE(bus.flush());
+  recorder::EventFilter old_cam;
+  old_cam.source = "old-cam";
+  ASSERT_TRUE(pollUntil([&] { return recorder->err().find("expired (TTL)") != std::string::npos; }, kDeadline));
+  EXPECT_TRUE(pollUntil([&] { return countEvents(db_, old_cam) == 0; }, kDeadline));
+
+  // ~1.5 MB of events against a 400 KB cap: the oldest go, the newest stay.
+  const std::string padding(1000, 'x');
+  constexpr int kBig = 1500;
+  for (int frame = 0; frame < kBig; ++frame) {
+    auto body = facesBody(frame);
+    body->set("padding", padding);
+    bus.publish("faces", "big-cam", *body, frame);
+    if (frame % 500 == 499) {
+      ASSERT_TRUE(bus.flush());
+    }
+  }
+  ASSERT_TRUE(bus.flush());
+  recorder::EventFilter last;
+  last.source = "big-cam";
+  last.count = kBig - 1;
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, last) == 1; }, kDeadline));
+  std::uint64_t used = 0;
+  EXPECT_TRUE(pollUntil([&] {
+    recorder::EventStore store(db_, recorder::EventStore::Open::kExisting);
+    used = store.usedBytes();
+    return used <= 400'000;
+  }, kDeadline)) << used;
+  recorder::EventFilter first;
+  first.source = "big-cam";
+  first.count = 0;
+  EXPECT_EQ(countEvents(db_, first), 0);
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+}
+
+TEST_F(RecorderTest, MalformedAndOversizedMessagesAreCountedAndSkipped) {
+  zmq::context_t context;
+  zmq::socket_t raw(context, zmq::socket_type::pub);
+  raw.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = raw.get(zmq::sockopt::last_endpoint);
+  auto recorder = startRecorder(endpoint);
+
+  events::Header header;
+  header.kind = "status";
+  header.source = kProbeSource;
+  header.run = "raw-run";
+  header.ts_ns = events::wallClockNowNs();
+  std::uint64_t seq = 0;
+  auto send_valid = [&](const std::string& kind, const std::string& source, const events::Body& body) {
+    header.kind = kind;
+    header.source = source;
+    header.seq = ++seq;
+    const std::string topic = events::topicFor(kind, source);
+    const std::string encoded = events::encode(header, body);
+    raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    raw.send(zmq::buffer(encoded));
+  };
+  ASSERT_TRUE(pollUntil([&] { return recorder->err().find("recording topic vigil/status/probe") != std::string::npos; },
+                        kDeadline, [&] { send_valid("status", kProbeSource, *statusBody("playing")); }));
+
+  const std::string topic = "vigil/faces/bad-cam";
+  raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("\xc1 not msgpack"));                 // malformed
+  raw.send(zmq::buffer(topic));                                    // one frame only
+  raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);          // three frames
+  raw.send(zmq::str_buffer("a"), zmq::send_flags::sndmore);
+  raw.send(zmq::str_buffer("b"));
+  const std::string oversized(2 << 20, '\x01');                  // 2 MiB > 1 MiB limit
+  raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+  raw.send(zmq::buffer(oversized));
+  {
+    msgpack::sbuffer not_event;                                    // a map, but no header keys
+    msgpack::pack(not_event, std::map<std::string, int>{{"v", 1}});
+    raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    raw.send(zmq::buffer(not_event.data(), not_event.size()));
+  }
+  send_valid("faces", "good-cam", *facesBody(4));
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) == 1; }, kDeadline)) << recorder->err();
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+  const std::string log = recorder->err();
+  EXPECT_NE(log.find("2 malformed, 1 too large, 2 bad framing"), std::string::npos) << log;
+  recorder::EventFilter bad;
+  bad.source = "bad-cam";
+  EXPECT_EQ(countEvents(db_, bad), 0);
+}
+
+TEST_F(RecorderTest, PrintModeTailsEventsAsJsonLines) {
+  Bus bus;
+  ChildProcess tail({recorderBinary(), "--connect", bus.endpoint(), "--print"}, dir_.file("tail.out"), dir_.file("tail.err"));
+  waitSubscribed(bus, tail);
+  bus.publish("faces", "tail-cam", *facesBody(3, {{"door", 2}}), 77);
+  ASSERT_TRUE(pollUntil([&] { return tail.out().find("tail-cam") != std::string::npos; }, kDeadline));
+  for (const auto& line : lines(tail.out())) {
+    const json event = json::parse(line);
+    EXPECT_TRUE(event.contains("kind") && event.contains("seq") && event.contains("run"));
+    if (event["source"] == "tail-cam") {
+      EXPECT_EQ(event["count"], 3);
+      EXPECT_EQ(event["frame"], 77);
+      EXPECT_EQ(event["zones"]["door"], 2);
+    }
+  }
+  tail.signal(SIGINT);
+  EXPECT_EQ(tail.wait(kDeadline), 0);
+}
+
+TEST(RecorderCli, AnswersHelpAndRejectsBadArguments) {
+  auto [status, help] = runCommand({recorderBinary(), "--help"});
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(help.find("--connect"), std::string::npos);
+  EXPECT_EQ(runCommand({recorderBinary(), "query", "--help"}).first, 0);
+  EXPECT_NE(runCommand({recorderBinary(), "query", "--db", "/nonexistent/x.db"}).first, 0);
+  EXPECT_NE(runCommand({recorderBinary(), "--connect", "tcp://127.0.0.1:1", "--db", "/tmp/x.db", "--ttl", "soon"}).first, 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing

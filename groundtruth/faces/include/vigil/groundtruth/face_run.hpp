@@ -1,0 +1,34 @@
+// Runs a decode + analysis pipeline over a generated clip and collects, per
+// frame, the face regions and the count, with the process CPU time it took.
+// Shared by the accuracy test and the bench so that both measure the same way.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vigil::groundtruth {
+
+struct FaceFrameResult {
+  std::vector<cv::Rect2f> boxes;  // ROI metas of type "face"
+  int count = -1;                 // the `faces` analysis count, or -1 if none
+  bool published = false;         // the analysis' publish flag
+};
+
+struct FaceRunStats {
+  std::int64_t frames = 0;
+  double wall_seconds = 0.0;
+  double cpu_seconds = 0.0;  // user + system time of the whole process while it ran
+  double fps() const { return wall_seconds > 0 ? frames / wall_seconds : 0.0; }
+  double cpuMsPerFrame() const { return frames ? 1000.0 * cpu_seconds / frames : 0.0; }
+};
+
+// Runs "filesrc ! matroskademux ! h264parse ! avdec_h264 ! <analysis> ! appsink"
+// as fast as it goes; `analysis` is a gst-launch fragment (empty: decode
+// only). Throws std::runtime_error with the pipeline's error message.
+std::vector<FaceFrameResult> runFaceAnalysis(const std::string& clip_path,
+                                             const std::string& analysis, FaceRunStats* stats = nullptr);
+
+}  // namespace vigil::groundtruth

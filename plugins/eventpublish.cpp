@@ -185,6 +185,17 @@ void packValue(Packer& packer, const GValue* value, int depth) {
   }
 }
 
+// Header keys and `objects` belong to the publisher: an analyser field of the
+// same name would make a map with a duplicate key, which subscribers reject.
+bool reservedKey(const char* name) {
+  static constexpr const char* kReserved[] = {"v",     "kind",  "source", "run",    "seq",    "ts",
+                                              "pts",   "frame", "width",  "height", "objects"};
+  for (const char* reserved : kReserved) {
+    if (std::strcmp(reserved, name) == 0) return true;
+  }
+  return false;
+}
+
 bool objectPublished(const GstStructure* params) {
   gboolean publish = TRUE;
   if (params && gst_structure_has_field_typed(params, vigil::gst::kFieldPublish, G_TYPE_BOOLEAN)) {
@@ -212,7 +223,8 @@ void packObjects(vigil::events::Body& body, GstBuffer* buffer, GQuark roi_type) 
       const int n = gst_structure_n_fields(params);
       for (int i = 0; i < n; ++i) {
         const char* name = gst_structure_nth_field_name(params, i);
-        if (std::strcmp(name, vigil::gst::kFieldPublish) != 0) extra.push_back(i);
+        // `box` comes from the meta itself; a param of that name would repeat the key.
+        if (std::strcmp(name, vigil::gst::kFieldPublish) != 0 && std::strcmp(name, "box") != 0) extra.push_back(i);
       }
     }
     const bool has_score = params && gst_structure_has_field(params, vigil::gst::kFieldScore);
@@ -477,6 +489,10 @@ static GstFlowReturn vigil_event_publish_transform_ip(GstBaseTransform* transfor
         const char* name = gst_structure_nth_field_name(analysis, i);
         if (!std::strcmp(name, vigil::gst::kFieldRoiType) || !std::strcmp(name, vigil::gst::kFieldPublish) ||
             !std::strcmp(name, vigil::gst::kFieldKind)) {
+          continue;
+        }
+        if (reservedKey(name)) {
+          GST_WARNING_OBJECT(transform, "analysis field '%s' clashes with an event key; not published", name);
           continue;
         }
         packValue(body.key(name), gst_structure_get_value(analysis, name), 0);

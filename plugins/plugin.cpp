@@ -5,11 +5,17 @@
 #include "vigil/gst/meta.hpp"
 
 GST_ELEMENT_REGISTER_DECLARE(eventpublish);
+GST_ELEMENT_REGISTER_DECLARE(facecount);
+GST_ELEMENT_REGISTER_DECLARE(plateblur);
+GST_ELEMENT_REGISTER_DECLARE(codereader);
 
 static gboolean plugin_init(GstPlugin* plugin) {
   vigil::gst::registerAnalysisMeta();
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(eventpublish, plugin);
+  ok |= GST_ELEMENT_REGISTER(facecount, plugin);
+  ok |= GST_ELEMENT_REGISTER(plateblur, plugin);
+  ok |= GST_ELEMENT_REGISTER(codereader, plugin);
   return ok;
 }
 

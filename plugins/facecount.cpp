@@ -283,7 +283,8 @@ void analyse(GstVideoFrame* frame, Running& running, const Settings& settings) {
 
   // In rotation, one tile per analysed frame: the tracker carries faces in
   // the other tiles, which keep their standing until their tile's next scan.
-  const bool rotate = settings.tile_scan == TileScan::Rotate && grid.cols * grid.rows > 1;
+  // The first analysed frame scans every tile, so the count is whole at once.
+  const bool rotate = settings.tile_scan == TileScan::Rotate && grid.cols * grid.rows > 1 && running.scans > 0;
   std::vector<vigil::faces::Face> faces;
   const float width = static_cast<float>(GST_VIDEO_FRAME_WIDTH(frame));
   const float height = static_cast<float>(GST_VIDEO_FRAME_HEIGHT(frame));

@@ -119,6 +119,31 @@ std::string zonesProperty(const Reader& reader, const YAML::Node& zones, const s
   return text.str();
 }
 
+// splitmuxsink names each segment with printf(location, segment_number):
+// exactly one integer directive (%d, %05d, %u, %i) and '%%' for a literal
+// percent; anything else would be a crash or every segment in one file.
+bool hasOneSegmentNumber(const std::string& path) {
+  constexpr std::size_t kMaxWidthDigits = 2;
+  int directives = 0;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] != '%') continue;
+    if (i + 1 < path.size() && path[i + 1] == '%') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    while (j < path.size() && j - i - 1 < kMaxWidthDigits && std::isdigit(static_cast<unsigned char>(path[j]))) ++j;
+    if (j >= path.size() || (path[j] != 'd' && path[j] != 'u' && path[j] != 'i')) return false;
+    ++directives;
+    i = j;
+  }
+  return directives == 1;
+}
+
+bool endsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 AnalyticConfig parseAnalytic(const Reader& reader, const YAML::Node& node, const std::string& path,
                              AnalyticValidator validate) {
   AnalyticConfig analytic;
@@ -145,7 +170,7 @@ AnalyticConfig parseAnalytic(const Reader& reader, const YAML::Node& node, const
     std::string property = key;
     std::replace(property.begin(), property.end(), '_', '-');
     std::string value;
-    if (key == "zones") {
+    if (key == "zones" && !entry.second.IsScalar()) {
       value = zonesProperty(reader, entry.second, key_path);
     } else if (entry.second.IsSequence()) {
       // Lists of scalars (e.g. formats: [qr, ean13]) become comma-separated text.
@@ -190,12 +215,32 @@ OutputConfig parseOutput(const Reader& reader, const YAML::Node& node, const std
   if (output.type == OutputConfig::Type::kRtsp && output.path.front() != '/') {
     reader.fail(node["mount"], Reader::join(path, "mount"), "an RTSP mount starts with '/'");
   }
+  if (output.type == OutputConfig::Type::kFile) {
+    const YAML::Node location = node["path"] ? node["path"] : node["mount"];
+    if (!hasOneSegmentNumber(output.path)) {
+      reader.fail(location, Reader::join(path, "path"),
+                  "needs exactly one segment number such as %05d (e.g. /rec/cam1-%05d.mkv); write %% for a '%'");
+    }
+    // No format given: the extension says it.
+    if (endsWith(output.path, ".mp4")) output.format = "mp4";
+  }
   if (node["format"]) {
     output.format = reader.string(node["format"], Reader::join(path, "format"));
     const bool ok = output.type == OutputConfig::Type::kFile ? (output.format == "mkv" || output.format == "mp4")
                     : output.type == OutputConfig::Type::kSnapshot ? (output.format == "jpeg" || output.format == "webp")
                                                                    : false;
-    if (!ok) reader.fail(node["format"], Reader::join(path, "format"), "unsupported format '" + output.format + "'");
+    if (!ok) {
+      const char* expected = output.type == OutputConfig::Type::kFile       ? " (expected mkv or mp4)"
+                             : output.type == OutputConfig::Type::kSnapshot ? " (expected jpeg or webp)"
+                                                                            : " (an rtsp output has no format)";
+      reader.fail(node["format"], Reader::join(path, "format"), "unsupported format '" + output.format + "'" + expected);
+    }
+    if (output.type == OutputConfig::Type::kFile &&
+        ((output.format == "mkv" && endsWith(output.path, ".mp4")) ||
+         (output.format == "mp4" && endsWith(output.path, ".mkv")))) {
+      reader.fail(node["format"], Reader::join(path, "format"),
+                  "format " + output.format + " does not match the file extension of '" + output.path + "'");
+    }
   }
   if (node["segment"]) {
     output.segment = std::chrono::duration_cast<std::chrono::seconds>(reader.duration(node["segment"], Reader::join(path, "segment")));
@@ -275,8 +320,17 @@ SourceConfig parseSource(const Reader& reader, const YAML::Node& node, const std
     const YAML::Node outputs = node["outputs"];
     const std::string outputs_path = Reader::join(path, "outputs");
     if (!outputs.IsSequence()) reader.fail(outputs, outputs_path, "expected a list of outputs");
+    std::set<OutputConfig::Type> single_outputs;
     for (std::size_t i = 0; i < outputs.size(); ++i) {
-      source.outputs.push_back(parseOutput(reader, outputs[i], Reader::index(outputs_path, i)));
+      OutputConfig output = parseOutput(reader, outputs[i], Reader::index(outputs_path, i));
+      // One re-served stream and one snapshot sink per source: a second of
+      // either would only duplicate the first.
+      if (output.type != OutputConfig::Type::kFile && !single_outputs.insert(output.type).second) {
+        reader.fail(outputs[i], Reader::index(outputs_path, i),
+                    std::string("only one ") + (output.type == OutputConfig::Type::kRtsp ? "rtsp" : "snapshot") +
+                        " output per source");
+      }
+      source.outputs.push_back(std::move(output));
     }
   }
   return source;
@@ -343,7 +397,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   Config config;
   config.path = name;
   if (!root.IsMap()) reader.fail(root, "", "expected a mapping with 'bus' and 'sources'");
-  reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server"});
+  reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http"});
   if (root["bus"]) {
     const YAML::Node bus = root["bus"];
     reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat"});
@@ -364,6 +418,13 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
     if (server["address"]) config.rtsp_server.address = reader.string(server["address"], "rtsp_server.address");
     if (server["port"]) config.rtsp_server.port = reader.integer(server["port"], "rtsp_server.port", 0, 65535);
   }
+  if (root["http"]) {
+    const YAML::Node http = root["http"];
+    reader.onlyKeys(http, "http", {"address", "port"});
+    config.http.enabled = true;
+    if (http["address"]) config.http.address = reader.string(http["address"], "http.address");
+    if (http["port"]) config.http.port = reader.integer(http["port"], "http.port", 0, 65535);
+  }
   if (!root["sources"]) reader.fail(root, "sources", "missing: at least one source is needed");
   const YAML::Node sources = root["sources"];
   if (!sources.IsSequence() || sources.size() == 0) reader.fail(sources, "sources", "expected a non-empty list");
@@ -374,6 +435,23 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
       reader.fail(sources[i]["id"], Reader::index("sources", i) + ".id", "duplicate source id '" + source.id + "'");
     }
     config.sources.push_back(std::move(source));
+  }
+  // Across sources: mounts are unique, and snapshots need the endpoint that
+  // takes their requests.
+  std::set<std::string> mounts;
+  for (std::size_t i = 0; i < config.sources.size(); ++i) {
+    const auto& outputs = config.sources[i].outputs;
+    for (std::size_t o = 0; o < outputs.size(); ++o) {
+      const YAML::Node node = sources[i]["outputs"][o];
+      const std::string output_path = Reader::index(Reader::index("sources", i) + ".outputs", o);
+      if (outputs[o].type == OutputConfig::Type::kRtsp && !mounts.insert(outputs[o].path).second) {
+        reader.fail(node, output_path + ".mount", "mount '" + outputs[o].path + "' is already used by another source");
+      }
+      if (outputs[o].type == OutputConfig::Type::kSnapshot && !config.http.enabled) {
+        reader.fail(node, output_path,
+                    "snapshots are taken on request over HTTP: add e.g. `http: {address: 127.0.0.1, port: 8080}`");
+      }
+    }
   }
   return config;
 }

@@ -32,8 +32,12 @@ struct AnalyticConfig {
 struct OutputConfig {
   enum class Type { kFile, kRtsp, kSnapshot };
   Type type = Type::kFile;
-  std::string path;        // file: location pattern; rtsp: mount; snapshot: directory
-  std::string format;      // mkv, mp4 (file); jpeg, webp (snapshot)
+  // file: location pattern with one segment number (e.g. /rec/cam1-%05d.mkv);
+  // rtsp: mount; snapshot: directory that POSTed snapshots are saved in.
+  std::string path;
+  // mkv, mp4 (file; by default from the path's extension, else mkv);
+  // jpeg, webp (snapshot; the format of saved snapshots).
+  std::string format;
   std::chrono::seconds segment{60};
   int bitrate_kbps = 2000;
   int line = 0;
@@ -68,10 +72,19 @@ struct RtspServeConfig {
   int port = 8554;
 };
 
+// The runner's HTTP endpoint (snapshots on request, see http_server.hpp).
+// Off unless `http:` is configured; port 0 binds any free port.
+struct HttpConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  int port = 8080;
+};
+
 struct Config {
   std::string path;
   BusConfig bus;
   RtspServeConfig rtsp_server;  // where `outputs: rtsp` are re-served
+  HttpConfig http;
   std::vector<SourceConfig> sources;
 };
 

@@ -1,5 +1,6 @@
 #include "runner.hpp"
 
+#include "http_server.hpp"
 #include "rtsp_server.hpp"
 #include "source_session.hpp"
 #include "vigil/gst/meta.hpp"
@@ -10,7 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 namespace vigil::pipeline {
@@ -26,6 +29,9 @@ void ensurePluginLoaded() {
     candidates.push_back(exe.parent_path().parent_path() / "plugins");  // build tree
     candidates.push_back(exe.parent_path().parent_path() / "lib" / "gstreamer-1.0");
   }
+#ifdef VIGIL_PLUGIN_BUILD_DIR
+  candidates.emplace_back(VIGIL_PLUGIN_BUILD_DIR);  // benches and tools deeper in the build tree
+#endif
 #ifdef VIGIL_PLUGIN_INSTALL_DIR
   candidates.emplace_back(VIGIL_PLUGIN_INSTALL_DIR);
 #endif
@@ -91,6 +97,7 @@ struct Runner::State {
   std::vector<std::unique_ptr<SourceSession>> sessions;
   std::unique_ptr<RtspServer> rtsp_server;
   std::unique_ptr<OutputServer> outputs;
+  std::unique_ptr<HttpServer> http_server;
   std::size_t finished = 0;
   bool stopping = false;
   bool interrupted = false;
@@ -163,6 +170,8 @@ int Runner::run(const RunOptions& options) {
   }
   if (state.rtsp_server) {
     state.rtsp_server->start();
+    rtsp_port_ = state.rtsp_server->port();
+    spdlog::info("RTSP server listening on {}:{}", config_.rtsp_server.address, rtsp_port_.load());
     for (const auto& source : config_.sources) {
       for (const auto& output : source.outputs) {
         if (output.type == OutputConfig::Type::kRtsp) {
@@ -170,6 +179,31 @@ int Runner::run(const RunOptions& options) {
         }
       }
     }
+  }
+  if (config_.http.enabled) {
+    // Snapshot requests reach the sessions from the HTTP threads; the server
+    // is stopped before the sessions go.
+    std::set<std::string> ids;
+    std::map<std::string, SnapshotTarget> targets;
+    for (const auto& session : state.sessions) {
+      ids.insert(session->id());
+      const OutputConfig* output = session->snapshotOutput();
+      if (!output) continue;
+      SourceSession* raw = session.get();
+      targets[session->id()] = SnapshotTarget{[raw] { return raw->snapshotSample(); }, output->path,
+                                              snapshotFormatNamed(output->format).value_or(SnapshotFormat::kJpeg)};
+    }
+    state.http_server = std::make_unique<HttpServer>(config_.http, std::move(ids), std::move(targets));
+    try {
+      state.http_server->start();
+    } catch (const std::exception&) {
+      state.stopAll();
+      g_source_remove(sigint);
+      g_source_remove(sigterm);
+      throw;
+    }
+    http_port_ = state.http_server->port();
+    spdlog::info("HTTP snapshots at {}/sources/ID/snapshot.jpg", state.http_server->url());
   }
   if (state.finished == state.sessions.size()) {
     g_source_remove(sigint);
@@ -199,6 +233,9 @@ int Runner::run(const RunOptions& options) {
   g_source_remove(sigterm);
   if (state.deadline) g_source_remove(state.deadline);
   state.deadline = 0;
+  if (state.http_server) state.http_server->stop();
+  http_port_ = -1;
+  rtsp_port_ = -1;
   summary_.interrupted = state.interrupted;
   for (const auto& session : state.sessions) {
     const auto stats = session->stats();

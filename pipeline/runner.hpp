@@ -4,6 +4,7 @@
 
 #include "config.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -52,12 +53,18 @@ class Runner {
   // Thread-safe: asks the loop to stop all sources cleanly.
   void requestStop();
   const RunSummary& summary() const { return summary_; }
+  // Ports actually bound (useful with port 0), valid from on_started until
+  // run() returns; -1 when that server is not running.
+  int rtspPort() const { return rtsp_port_.load(); }
+  int httpPort() const { return http_port_.load(); }
 
  private:
   struct State;
   Config config_;
   std::unique_ptr<State> state_;
   RunSummary summary_;
+  std::atomic<int> rtsp_port_{-1};
+  std::atomic<int> http_port_{-1};
 };
 
 }  // namespace vigil::pipeline

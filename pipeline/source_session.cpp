@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <stdexcept>
@@ -19,6 +20,8 @@ namespace {
 
 constexpr guint kWatchdogTickMs = 250;
 constexpr GstClockTime kDrainTimeout = 3 * GST_SECOND;
+constexpr guint kOutputQueueFrames = 5;
+constexpr guint kFileKeyframeInterval = 30;  // frames; also bounds how far a segment overshoots
 
 std::int64_t steadyNowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -84,6 +87,59 @@ gst::ElementPtr makeTestPattern(GstBin* bin, const std::string& uri) {
   gst_bin_add_many(bin, GST_ELEMENT(gst_object_ref(source.get())), GST_ELEMENT(gst_object_ref(caps.get())), nullptr);
   gst_element_link(source.get(), caps.get());
   return caps;
+}
+
+// A recording keeps the caps it started with: matroskamux and mp4mux refuse
+// new stream headers mid-file, and x264 writes size, colour and frame rate
+// into them. So the first caps fix the geometry and colour of the capsfilter
+// ahead of the encoder (a source that comes back at another size is scaled,
+// letterboxed, into the first), and later caps keep the first frame-rate
+// label (timestamps carry the real timing).
+struct RecordingCapsLock {
+  gst::ElementPtr filter;
+  gst::CapsPtr first;  // streaming thread only
+  static void destroy(gpointer lock) { delete static_cast<RecordingCapsLock*>(lock); }
+};
+
+GstPadProbeReturn lockRecordingCaps(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (!event || GST_EVENT_TYPE(event) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  auto* lock = static_cast<RecordingCapsLock*>(data);
+  GstCaps* caps = nullptr;
+  gst_event_parse_caps(event, &caps);
+  if (!caps || gst_caps_is_empty(caps)) return GST_PAD_PROBE_OK;
+  const GstStructure* structure = gst_caps_get_structure(caps, 0);
+  if (!lock->first) {
+    lock->first.reset(gst_caps_copy(caps));
+    GstStructure* fixed = gst_structure_new_empty("video/x-raw");
+    for (const char* field : {"format", "width", "height", "pixel-aspect-ratio", "colorimetry", "chroma-site"}) {
+      if (const GValue* value = gst_structure_get_value(structure, field)) gst_structure_set_value(fixed, field, value);
+    }
+    gst::CapsPtr locked(gst_caps_new_full(fixed, nullptr));
+    g_object_set(lock->filter.get(), "caps", locked.get(), nullptr);
+    return GST_PAD_PROBE_OK;
+  }
+  const GValue* first_rate = gst_structure_get_value(gst_caps_get_structure(lock->first.get(), 0), "framerate");
+  const GValue* rate = gst_structure_get_value(structure, "framerate");
+  if (first_rate && (!rate || gst_value_compare(rate, first_rate) != GST_VALUE_EQUAL)) {
+    gst::CapsPtr relabelled(gst_caps_copy(caps));
+    gst_caps_set_value(relabelled.get(), "framerate", first_rate);
+    gst_event_unref(event);
+    GST_PAD_PROBE_INFO_DATA(info) = gst_event_new_caps(relabelled.get());
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// splitmuxsink does not create directories.
+void createRecordingDirectory(const std::string& source_id, const std::string& location) {
+  const std::filesystem::path directory = std::filesystem::path(location).parent_path();
+  if (directory.empty() || directory.string().find('%') != std::string::npos) return;
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    throw std::runtime_error(source_id + ": cannot create the recording directory " + directory.string() + ": " +
+                             error.message());
+  }
 }
 
 }  // namespace
@@ -267,6 +323,20 @@ std::string SourceSession::boundEndpoint() const {
   return owned ? owned.get() : "";
 }
 
+const OutputConfig* SourceSession::snapshotOutput() const {
+  for (const OutputConfig& output : source_.outputs) {
+    if (output.type == OutputConfig::Type::kSnapshot) return &output;
+  }
+  return nullptr;
+}
+
+gst::SamplePtr SourceSession::snapshotSample() const {
+  if (!snapshot_sink_) return nullptr;
+  GstSample* sample = nullptr;
+  g_object_get(snapshot_sink_.get(), "last-sample", &sample, nullptr);  // basesink guards it with its lock
+  return gst::SamplePtr(sample);
+}
+
 SourceSession::Stats SourceSession::stats() const {
   return Stats{bridge_->frame_counter.load(), reconnects_, last_recovery_seconds_};
 }
@@ -322,11 +392,15 @@ void SourceSession::buildAnalytics() {
   gst::ElementPtr tee = makeElement("tee");
   gst_bin_add(bin, GST_ELEMENT(gst_object_ref(tee.get())));
   gst_element_link(publish_.get(), tee.get());
-  auto branch = [&](std::initializer_list<gst::ElementPtr*> chain) {
+  // Each output on its own queue, so a slow one never stalls the analytics.
+  // A recording follows the source's `leaky`: with leaky: false every frame
+  // is recorded and a slow encoder slows the source instead.
+  // Returns the branch's queue.
+  auto branch = [&](std::initializer_list<gst::ElementPtr*> chain, bool may_drop) {
     gst::ElementPtr queue = makeElement("queue");
-    gst_util_set_object_arg(G_OBJECT(queue.get()), "leaky", "downstream");
-    g_object_set(queue.get(), "max-size-buffers", 5u, "max-size-time", static_cast<guint64>(0), "max-size-bytes", 0u,
-                 nullptr);
+    if (may_drop) gst_util_set_object_arg(G_OBJECT(queue.get()), "leaky", "downstream");
+    g_object_set(queue.get(), "max-size-buffers", kOutputQueueFrames, "max-size-time", static_cast<guint64>(0),
+                 "max-size-bytes", 0u, nullptr);
     GstElement* last = tee.get();
     std::vector<GstElement*> elements{queue.get()};
     for (auto* element : chain) elements.push_back(element->get());
@@ -335,38 +409,52 @@ void SourceSession::buildAnalytics() {
       if (!gst_element_link(last, element)) throw std::runtime_error(source_.id + ": cannot link output branch");
       last = element;
     }
+    return queue;
   };
   gst::ElementPtr sink = makeElement("fakesink");
   g_object_set(sink.get(), "sync", FALSE, "async", FALSE, nullptr);
-  branch({&sink});
+  branch({&sink}, true);
+  const bool redacts = std::any_of(source_.analytics.begin(), source_.analytics.end(),
+                                   [](const AnalyticConfig& analytic) { return analytic.name == "plates"; });
+  if (!source_.outputs.empty() && !redacts) {
+    spdlog::warn("[{}] outputs carry the video unredacted: no `plates` analytic on this source", source_.id);
+  }
   for (const OutputConfig& output : source_.outputs) {
     if (output.type == OutputConfig::Type::kFile) {
+      createRecordingDirectory(source_.id, output.path);
+      gst::ElementPtr scale = makeElement("videoscale");
       gst::ElementPtr convert = makeElement("videoconvert");
+      gst::ElementPtr caps_lock = makeElement("capsfilter");
       gst::ElementPtr encoder = makeElement("x264enc");
       gst_util_set_object_arg(G_OBJECT(encoder.get()), "speed-preset", "ultrafast");
       gst_util_set_object_arg(G_OBJECT(encoder.get()), "tune", "zerolatency");
-      g_object_set(encoder.get(), "bitrate", static_cast<guint>(output.bitrate_kbps), "key-int-max", 30u, nullptr);
+      g_object_set(encoder.get(), "bitrate", static_cast<guint>(output.bitrate_kbps), "key-int-max",
+                   kFileKeyframeInterval, nullptr);
       gst::ElementPtr parse = makeElement("h264parse");
       gst::ElementPtr mux = makeElement("splitmuxsink");
+      // A segment closes at the first keyframe after max-size-time; keyframes
+      // are requested then, so segments stay close to `segment` long.
       g_object_set(mux.get(), "location", output.path.c_str(), "max-size-time",
                    static_cast<guint64>(output.segment.count()) * GST_SECOND, "send-keyframe-requests", TRUE, nullptr);
-      if (output.format == "mkv") {
-        gst::ElementPtr muxer = makeElement("matroskamux");
-        g_object_set(mux.get(), "muxer", muxer.get(), nullptr);
-      }
-      branch({&convert, &encoder, &parse, &mux});
+      gst::ElementPtr muxer = makeElement(output.format == "mp4" ? "mp4mux" : "matroskamux");
+      g_object_set(mux.get(), "muxer", muxer.get(), nullptr);
+      gst::ElementPtr queue = branch({&scale, &convert, &caps_lock, &encoder, &parse, &mux}, source_.leaky);
+      gst::PadPtr queue_src(gst_element_get_static_pad(queue.get(), "src"));
+      auto* lock = new RecordingCapsLock{gst::ElementPtr(GST_ELEMENT(gst_object_ref(caps_lock.get()))), nullptr};
+      gst_pad_add_probe(queue_src.get(), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &lockRecordingCaps, lock,
+                        &RecordingCapsLock::destroy);
     } else if (output.type == OutputConfig::Type::kRtsp) {
       if (!rtsp_outputs_) throw std::runtime_error(source_.id + ": rtsp output without an RTSP server");
       gst::ElementPtr sink_to_server = makeElement("intervideosink");
       g_object_set(sink_to_server.get(), "channel",
                    rtsp_outputs_->addMount(source_.id, output.path, output.bitrate_kbps).c_str(), nullptr);
-      branch({&sink_to_server});
+      branch({&sink_to_server}, true);
     } else {
-      // Snapshots: the newest redacted frame, encoded only when asked for
-      // (the `last-sample` of this sink, see Runner::snapshot).
-      gst::ElementPtr snapshot_sink = makeElement("fakesink", ("snapshot-" + source_.id).c_str());
-      g_object_set(snapshot_sink.get(), "sync", FALSE, "async", FALSE, "enable-last-sample", TRUE, nullptr);
-      branch({&snapshot_sink});
+      // Snapshots: the newest redacted frame, kept by this sink and encoded
+      // only when asked for (HttpServer, through snapshotSample()).
+      snapshot_sink_ = makeElement("fakesink", ("snapshot-" + source_.id).c_str());
+      g_object_set(snapshot_sink_.get(), "sync", FALSE, "async", FALSE, "enable-last-sample", TRUE, nullptr);
+      branch({&snapshot_sink_}, true);
     }
   }
 }

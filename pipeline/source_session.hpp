@@ -56,6 +56,13 @@ class SourceSession {
   std::string boundEndpoint() const;
   Stats stats() const;
 
+  // The `snapshot` output, or null when the source has none.
+  const OutputConfig* snapshotOutput() const;
+  // Thread-safe (the HTTP endpoint calls it): the newest frame that reached
+  // the snapshot output, redacted like every output; null when there is none
+  // (no snapshot output, no frame yet, or the session has stopped).
+  gst::SamplePtr snapshotSample() const;
+
  private:
   void buildAnalytics();
   void startSource();
@@ -80,6 +87,7 @@ class SourceSession {
   gst::ElementPtr analytics_;
   gst::ElementPtr appsrc_;
   gst::ElementPtr publish_;
+  gst::ElementPtr snapshot_sink_;  // set once in buildAnalytics(), then read from any thread
   gst::ElementPtr source_pipeline_;
   guint analytics_watch_ = 0;
   guint source_watch_ = 0;

@@ -62,7 +62,10 @@ void decodeOnly(const std::string& clip) {
 
 void vigilRun(const std::string& yaml) {
   vigil::pipeline::Runner runner(vigil::pipeline::parseConfig(yaml, "bench.yaml"));
-  runner.run();
+  if (runner.run() != 0 || runner.summary().sources.at(0).frames != static_cast<std::uint64_t>(kFrames)) {
+    std::fprintf(stderr, "vigil run failed or lost frames: no figures\n");
+    std::exit(1);
+  }
 }
 
 double median(std::vector<double> values) {

@@ -102,8 +102,36 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"RtspMountWithoutSlash",
                   "sources:\n  - id: a\n    uri: x.mkv\n    outputs: [{type: rtsp, mount: cam}]\n",
                   "outputs[0].mount: an RTSP mount starts with '/'"},
+        BadConfig{"SegmentWithoutNumber",
+                  "sources:\n  - id: a\n    uri: x.mkv\n    outputs:\n      - {type: file, path: /rec/a.mkv}\n",
+                  "test.yaml:5:28: sources[0].outputs[0].path: needs exactly one segment number"},
+        BadConfig{"SegmentWithStringDirective",
+                  "sources:\n  - id: a\n    uri: x.mkv\n    outputs:\n      - {type: file, path: /rec/%s-%05d.mkv}\n",
+                  "sources[0].outputs[0].path: needs exactly one segment number"},
+        BadConfig{"FormatAgainstExtension",
+                  "sources:\n  - id: a\n    uri: x.mkv\n    outputs:\n"
+                  "      - {type: file, path: /rec/a-%d.mp4, format: mkv}\n",
+                  "test.yaml:5:51: sources[0].outputs[0].format: format mkv does not match"},
+        BadConfig{"SnapshotFormat",
+                  "http: {}\nsources:\n  - id: a\n    uri: x.mkv\n    outputs: [{type: snapshot, path: /s, format: png}]\n",
+                  "sources[0].outputs[0].format: unsupported format 'png' (expected jpeg or webp)"},
+        BadConfig{"SnapshotWithoutHttp",
+                  "sources:\n  - id: a\n    uri: x.mkv\n    outputs: [{type: snapshot, path: /s}]\n",
+                  "test.yaml:4:15: sources[0].outputs[0]: snapshots are taken on request over HTTP"},
+        BadConfig{"TwoSnapshotOutputs",
+                  "http: {}\nsources:\n  - id: a\n    uri: x.mkv\n"
+                  "    outputs: [{type: snapshot, path: /s}, {type: snapshot, path: /t}]\n",
+                  "sources[0].outputs[1]: only one snapshot output per source"},
+        BadConfig{"MountUsedTwice",
+                  "sources:\n  - {id: a, uri: x.mkv, outputs: [{type: rtsp, mount: /m}]}\n"
+                  "  - {id: b, uri: y.mkv, outputs: [{type: rtsp, mount: /m}]}\n",
+                  "test.yaml:3:35: sources[1].outputs[0].mount: mount '/m' is already used"},
+        BadConfig{"HttpUnknownKey", "http: {adress: 0.0.0.0}\nsources: [{id: a, uri: x.mkv}]\n",
+                  "test.yaml:1:8: http.adress: unknown key"},
+        BadConfig{"HttpPortRange", "http: {port: 70000}\nsources: [{id: a, uri: x.mkv}]\n",
+                  "test.yaml:1:14: http.port: must be between 0 and 65535"},
         BadConfig{"YamlSyntax", "sources:\n  - id: a\n   uri: [\n", "test.yaml:3:"}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(Config, ZonesBecomeTheElementPropertyText) {
   // Without a validator: the analytics elements need not exist for parsing.
@@ -127,6 +155,33 @@ TEST(Config, ZonesBecomeTheElementPropertyText) {
   EXPECT_EQ(analytics[0].properties[1].second, "queue-1=0.1,0.2 0.5,0.2 0.5,0.9;queue-2=0.6,0.2 0.9,0.2 0.9,0.9");
   EXPECT_EQ(analytics[1].element, "codereader");
   EXPECT_EQ(analytics[1].properties[0].second, "qr,ean13");
+}
+
+TEST(Config, OutputsAndHttp) {
+  const auto config = parseConfig(R"(http: {address: 0.0.0.0, port: 0}
+rtsp_server: {port: 0}
+sources:
+  - id: a
+    uri: x.mkv
+    outputs:
+      - {type: file, path: /rec/a-%05d.mp4, segment: 2m}
+      - {type: file, path: /rec/b-%%-%d.mkv}
+      - {type: rtsp, mount: /a}
+      - {type: snapshot, path: /snapshots, format: webp}
+)", "t.yaml");
+  EXPECT_TRUE(config.http.enabled);
+  EXPECT_EQ(config.http.address, "0.0.0.0");
+  EXPECT_EQ(config.http.port, 0);
+  EXPECT_EQ(config.rtsp_server.port, 0);
+  const auto& outputs = config.sources[0].outputs;
+  ASSERT_EQ(outputs.size(), 4u);
+  EXPECT_EQ(outputs[0].format, "mp4") << "the extension picks the container";
+  EXPECT_EQ(outputs[0].segment.count(), 120);
+  EXPECT_EQ(outputs[1].format, "mkv");
+  EXPECT_EQ(outputs[2].path, "/a");
+  EXPECT_EQ(outputs[3].format, "webp");
+  EXPECT_EQ(outputs[3].line, 10);
+  EXPECT_FALSE(parseConfig("sources: [{id: a, uri: x.mkv}]\n", "t.yaml").http.enabled) << "off unless configured";
 }
 
 TEST(Config, AnalyticOptionsCheckedAgainstTheElement) {

@@ -14,6 +14,7 @@
 #include "vigil/groundtruth/face_layer.hpp"
 #include "vigil/groundtruth/plates.hpp"
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
@@ -291,7 +292,11 @@ int runDemo(const DemoOptions& options, const char* argv0) {
                            "    analytics:\n"
                            "      - faces: {zones: \"" + zones + "\"}\n"
                            "      - codes\n"
-                           "      - plates\n";
+                           "      - plates\n"
+                           "    outputs:\n"
+                           "      - {type: file, path: \"" + (workdir / "anonymized-%02d.mkv").string() + "\", segment: 5m}\n"
+                           "      - {type: snapshot, path: \"" + (workdir / "snapshots").string() + "\", format: jpeg}\n"
+                           "http: {address: 127.0.0.1, port: 0}\n";
   std::ofstream(workdir / "pipeline.yaml") << yaml;
   Config config = parseConfig(yaml, (workdir / "pipeline.yaml").string(), &validateAnalyticOption);
 
@@ -311,7 +316,26 @@ int runDemo(const DemoOptions& options, const char* argv0) {
   Runner runner(std::move(config));
   RunOptions run_options;
   run_options.duration = std::chrono::seconds(options.seconds + 60);  // never hang a demo
+  // Midway, ask for a snapshot of the redacted stream, as a user would.
+  std::string snapshot_saved;
+  std::atomic<bool> run_over{false};
+  std::thread snapshotter;
+  run_options.on_started = [&](const std::vector<std::string>&) {
+    snapshotter = std::thread([&, http_port = runner.httpPort()] {
+      const auto when = std::chrono::steady_clock::now() + std::chrono::seconds(options.seconds / 2);
+      while (!run_over && std::chrono::steady_clock::now() < when) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      if (run_over) return;
+      httplib::Client client("127.0.0.1", http_port);
+      if (auto response = client.Post("/sources/checkout-1/snapshot"); response && response->status == 201) {
+        snapshot_saved = nlohmann::json::parse(response->body).value("path", std::string());
+      }
+    });
+  };
   const int code = runner.run(run_options);
+  run_over = true;
+  if (snapshotter.joinable()) snapshotter.join();
   // Let the last events reach the subscribers before stopping them.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   watching = false;
@@ -372,6 +396,9 @@ int runDemo(const DemoOptions& options, const char* argv0) {
   std::printf("notifier       %zu notifications", alert_lines);
   for (const auto& [what, count] : alert_kinds) std::printf("  %s x%d", what.c_str(), count);
   std::printf("   (exit %d, log %s)\n", notifier_exit, (workdir / "notifier.log").c_str());
+  std::printf("anonymized     %s (plates redacted before any frame left the pipeline)\n",
+              (workdir / "anonymized-00.mkv").c_str());
+  std::printf("snapshot      %s%s\n", snapshot_saved.empty() ? " (none taken)" : " ", snapshot_saved.c_str());
   std::printf("recorder       %s (exit %d, log %s)\n", db.c_str(), recorder_exit, (workdir / "recorder.log").c_str());
   std::printf("               try: %s query --db %s --kind faces --min-count 2 --format table\n",
               recorder_bin.c_str(), db.c_str());

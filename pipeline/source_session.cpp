@@ -53,6 +53,21 @@ void setPropertyFromText(GstElement* element, const std::string& property, const
   g_value_unset(&parsed);
 }
 
+// The text of an ERROR message: what went wrong, and GStreamer's debug detail.
+struct ErrorText {
+  std::string message;
+  std::string debug;
+};
+
+ErrorText parseError(GstMessage* message) {
+  GError* raw = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(message, &raw, &debug);
+  gst::ErrorPtr error(raw);
+  gst::CharPtr owned_debug(debug);
+  return {error ? error->message : "unknown error", owned_debug ? owned_debug.get() : ""};
+}
+
 std::string sourceUriOf(const SourceConfig& source) {
   if (source.type != SourceType::kFile || source.uri.rfind("file://", 0) == 0) return source.uri;
   GError* raw = nullptr;
@@ -468,13 +483,8 @@ void SourceSession::start() {
     gst::MessagePtr message(gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR));
     std::string why = "the analytics pipeline did not start";
     if (message) {
-      GError* raw = nullptr;
-      gchar* debug = nullptr;
-      gst_message_parse_error(message.get(), &raw, &debug);
-      gst::ErrorPtr error(raw);
-      gst::CharPtr owned_debug(debug);
-      why = error->message;
-      if (owned_debug) why += std::string(" (") + owned_debug.get() + ")";
+      const ErrorText error = parseError(message.get());
+      why = error.message + (error.debug.empty() ? "" : " (" + error.debug + ")");
     }
     throw std::runtime_error(source_.id + ": " + why);
   }
@@ -666,14 +676,9 @@ gboolean SourceSession::onSourceBus(GstBus*, GstMessage* message, gpointer self)
   auto* session = static_cast<SourceSession*>(self);
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR: {
-      GError* raw = nullptr;
-      gchar* debug = nullptr;
-      gst_message_parse_error(message, &raw, &debug);
-      gst::ErrorPtr error(raw);
-      gst::CharPtr owned_debug(debug);
-      spdlog::debug("[{}] source error detail: {}", session->source_.id,
-                    session->redact(owned_debug ? owned_debug.get() : ""));
-      session->scheduleRestart(std::string("source error: ") + (error ? error->message : "unknown"));
+      const ErrorText error = parseError(message);
+      spdlog::debug("[{}] source error detail: {}", session->source_.id, session->redact(error.debug));
+      session->scheduleRestart("source error: " + error.message);
       break;
     }
     case GST_MESSAGE_EOS:
@@ -705,13 +710,9 @@ gboolean SourceSession::onAnalyticsBus(GstBus*, GstMessage* message, gpointer se
   auto* session = static_cast<SourceSession*>(self);
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR: {
-      GError* raw = nullptr;
-      gchar* debug = nullptr;
-      gst_message_parse_error(message, &raw, &debug);
-      gst::ErrorPtr error(raw);
-      gst::CharPtr owned_debug(debug);
-      std::string why = std::string("analytics error: ") + (error ? error->message : "unknown");
-      if (owned_debug) why += std::string(" (") + owned_debug.get() + ")";
+      const ErrorText error = parseError(message);
+      const std::string why =
+          "analytics error: " + error.message + (error.debug.empty() ? "" : " (" + error.debug + ")");
       session->analytics_watch_ = 0;
       session->finish(true, why);
       return G_SOURCE_REMOVE;

@@ -11,19 +11,19 @@ build_dir="${VIGIL_BUILD_DIR:-${repo}/build}"
 
 readonly PACKAGES=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config ca-certificates
   # GStreamer 1.22: core, base, good/bad/ugly/libav plugins, RTSP server, stock OpenCV elements
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp gstreamer1.0-opencv
   # vision and codes
-  libopencv-dev opencv-data libzxing-dev libzbar-dev libdmtx-dev libzint-dev zint qrencode libqrencode-dev
+  libopencv-dev opencv-data libzxing-dev libzbar-dev libzint-dev
   fonts-dejavu-core
   # bus, config, CLI, logs, storage, HTTP, JSON
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libsqlite3-dev sqlite3 libcpp-httplib-dev nlohmann-json3-dev
   # tests and benches
-  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-zmq python3-msgpack python3-onnx python3-numpy
+  libgtest-dev libgmock-dev python3 python3-zmq python3-msgpack
 )
 
 missing=()
@@ -46,7 +46,10 @@ for fetch in "${repo}"/scripts/models/*.sh; do
   bash "${fetch}"
 done
 
-cmake -S "${repo}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# Configure once; afterwards Ninja re-runs CMake by itself when a CMakeLists changes.
+if [[ ! -f "${build_dir}/build.ninja" ]]; then
+  cmake -S "${repo}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
 # Two cores, shared: keep the memory of parallel C++ compiles in check.
 cmake --build "${build_dir}" -- -j"$(nproc)"
 echo "setup: built into ${build_dir}"

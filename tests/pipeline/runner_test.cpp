@@ -194,6 +194,57 @@ sources:
   EXPECT_EQ(stopRunner(), 0);
 }
 
+// Bytes no demuxer recognises, optionally after a valid start of the clip.
+void writeCorrupt(const std::string& clip, const fs::path& path, std::size_t valid_head) {
+  std::FILE* in = std::fopen(clip.c_str(), "rb");
+  std::FILE* out = std::fopen(path.c_str(), "wb");
+  ASSERT_TRUE(in && out);
+  std::vector<unsigned char> bytes(64 * 1024);
+  const std::size_t head = std::fread(bytes.data(), 1, std::min(valid_head, bytes.size()), in);
+  std::fwrite(bytes.data(), 1, head, out);
+  std::uint32_t state = 12345;
+  for (auto& byte : bytes) {
+    state = state * 1664525u + 1013904223u;
+    byte = static_cast<unsigned char>(state >> 24);
+  }
+  std::fwrite(bytes.data(), 1, bytes.size(), out);
+  std::fclose(in);
+  std::fclose(out);
+}
+
+TEST_F(RunnerTest, CorruptStreamsAreReportedAndNeverCrashTheRunner) {
+  const fs::path noise = *workdir_ / "noise.mkv";         // nothing recognisable: an error, retried
+  const fs::path truncated = *workdir_ / "truncated.mkv"; // a valid start, then garbage: ends
+  writeCorrupt(*clip_, noise, 0);
+  writeCorrupt(*clip_, truncated, 4096);
+  const std::string endpoint = startRunner(R"(bus: {endpoint: "tcp://127.0.0.1:*", heartbeat: 100ms}
+sources:
+  - id: noise
+    uri: )" + noise.string() + R"(
+    reconnect: {initial: 50ms, max: 200ms}
+  - id: truncated
+    uri: )" + truncated.string() + R"(
+  - id: fine
+    uri: testsrc://ball?width=160&height=120&fps=30
+)");
+  BusListener listener(endpoint);
+  int retries = 0;
+  bool truncated_stopped = false;
+  ASSERT_TRUE(listener.waitFor([&](const auto& e) {
+    if (e.header.source == "noise" && isState(e, "reconnecting")) {
+      EXPECT_FALSE(e.getString("detail").value_or("").empty()) << "a retry without a reason";
+      ++retries;
+    }
+    truncated_stopped = truncated_stopped || (e.header.source == "truncated" && isState(e, "stopped"));
+    return retries >= 2 && truncated_stopped;
+  }, std::chrono::seconds(20))) << "retries of the noise file: " << retries
+                                << ", truncated file stopped: " << truncated_stopped;
+  EXPECT_TRUE(listener.waitFor([](const auto& e) {
+    return e.header.source == "fine" && isState(e, "playing") && e.getDouble("analysed_fps").value_or(0) > 0;
+  })) << "the healthy source suffered";
+  EXPECT_EQ(stopRunner(), 0);
+}
+
 TEST_F(RunnerTest, FileSourceEndsAndTheRunnerExits) {
   const std::string endpoint = startRunner(R"(bus: {endpoint: "tcp://127.0.0.1:*", heartbeat: 50ms}
 sources:

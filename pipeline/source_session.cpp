@@ -2,6 +2,7 @@
 
 #include "rtsp_server.hpp"
 #include "vigil/events/schema.hpp"
+#include "vigil/gst/message.hpp"
 #include "vigil/gst/meta.hpp"
 
 #include <gst/app/gstappsink.h>
@@ -51,21 +52,6 @@ void setPropertyFromText(GstElement* element, const std::string& property, const
   }
   g_object_set_property(G_OBJECT(element), property.c_str(), &parsed);
   g_value_unset(&parsed);
-}
-
-// The text of an ERROR message: what went wrong, and GStreamer's debug detail.
-struct ErrorText {
-  std::string message;
-  std::string debug;
-};
-
-ErrorText parseError(GstMessage* message) {
-  GError* raw = nullptr;
-  gchar* debug = nullptr;
-  gst_message_parse_error(message, &raw, &debug);
-  gst::ErrorPtr error(raw);
-  gst::CharPtr owned_debug(debug);
-  return {error ? error->message : "unknown error", owned_debug ? owned_debug.get() : ""};
 }
 
 std::string sourceUriOf(const SourceConfig& source) {
@@ -483,8 +469,7 @@ void SourceSession::start() {
     gst::MessagePtr message(gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR));
     std::string why = "the analytics pipeline did not start";
     if (message) {
-      const ErrorText error = parseError(message.get());
-      why = error.message + (error.debug.empty() ? "" : " (" + error.debug + ")");
+      why = gst::errorText(message.get()).full();
     }
     throw std::runtime_error(source_.id + ": " + why);
   }
@@ -676,7 +661,7 @@ gboolean SourceSession::onSourceBus(GstBus*, GstMessage* message, gpointer self)
   auto* session = static_cast<SourceSession*>(self);
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR: {
-      const ErrorText error = parseError(message);
+      const gst::ErrorText error = gst::errorText(message);
       spdlog::debug("[{}] source error detail: {}", session->source_.id, session->redact(error.debug));
       session->scheduleRestart("source error: " + error.message);
       break;
@@ -710,9 +695,7 @@ gboolean SourceSession::onAnalyticsBus(GstBus*, GstMessage* message, gpointer se
   auto* session = static_cast<SourceSession*>(self);
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR: {
-      const ErrorText error = parseError(message);
-      const std::string why =
-          "analytics error: " + error.message + (error.debug.empty() ? "" : " (" + error.debug + ")");
+      const std::string why = "analytics error: " + gst::errorText(message).full();
       session->analytics_watch_ = 0;
       session->finish(true, why);
       return G_SOURCE_REMOVE;

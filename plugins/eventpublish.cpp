@@ -208,10 +208,7 @@ bool objectPublished(const GstStructure* params) {
 // `box`, `score`, `track_id` and whatever else the analyser added.
 void packObjects(vigil::events::Body& body, GstBuffer* buffer, GQuark roi_type) {
   std::vector<GstVideoRegionOfInterestMeta*> rois;
-  gpointer state = nullptr;
-  while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &state,
-                                                          GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-    auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
+  for (GstVideoRegionOfInterestMeta* roi : vigil::gst::regionsOfInterest(buffer)) {
     if (roi->roi_type == roi_type && objectPublished(vigil::gst::objectParams(roi))) rois.push_back(roi);
   }
   Packer& packer = body.key("objects");
@@ -506,24 +503,20 @@ static GstFlowReturn vigil_event_publish_transform_ip(GstBaseTransform* transfor
 
     // Objects from elements that attach no summary (e.g. stock facedetect):
     // one event per frame that has any, so a plain launch line still reports.
-    std::vector<GQuark> bare_types;
-    gpointer state = nullptr;
-    while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &state,
-                                                            GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-      const GQuark type = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta)->roi_type;
-      if (std::find(summarised.begin(), summarised.end(), type) == summarised.end() &&
-          std::find(bare_types.begin(), bare_types.end(), type) == bare_types.end()) {
-        bare_types.push_back(type);
+    // Each such roi type with how many objects of it the frame has, in one pass.
+    std::vector<std::pair<GQuark, std::int64_t>> bare_types;
+    for (GstVideoRegionOfInterestMeta* roi : vigil::gst::regionsOfInterest(buffer)) {
+      const GQuark type = roi->roi_type;
+      if (std::find(summarised.begin(), summarised.end(), type) != summarised.end()) continue;
+      auto seen = std::find_if(bare_types.begin(), bare_types.end(), [&](const auto& e) { return e.first == type; });
+      if (seen == bare_types.end()) {
+        bare_types.emplace_back(type, 1);
+      } else {
+        ++seen->second;
       }
     }
-    for (GQuark type : bare_types) {
+    for (const auto& [type, count] : bare_types) {
       vigil::events::Body body;
-      std::int64_t count = 0;
-      state = nullptr;
-      while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &state,
-                                                              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-        count += reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta)->roi_type == type;
-      }
       body.set("count", count);
       packObjects(body, buffer, type);
       vigil::events::Header event_header = header;

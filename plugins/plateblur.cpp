@@ -375,10 +375,7 @@ static GstFlowReturn vigil_plate_blur_transform_frame_ip(GstVideoFilter* filter,
       // Other analysers' objects (e.g. faces), padded like plates.
       const auto types = splitList(settings.redact_roi_types);
       if (!types.empty()) {
-        gpointer iter = nullptr;
-        while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &iter,
-                                                                GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-          auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
+        for (GstVideoRegionOfInterestMeta* roi : vigil::gst::regionsOfInterest(buffer)) {
           const char* type = g_quark_to_string(roi->roi_type);
           if (!type || std::find(types.begin(), types.end(), type) == types.end()) continue;
           const cv::Rect2f box(static_cast<float>(roi->x), static_cast<float>(roi->y),

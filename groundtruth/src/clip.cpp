@@ -1,5 +1,6 @@
 #include "vigil/groundtruth/clip.hpp"
 
+#include "vigil/gst/message.hpp"
 #include "vigil/gst/ptr.hpp"
 
 #include <gst/app/gstappsrc.h>
@@ -19,10 +20,7 @@ std::string pipelineError(GstElement* pipeline) {
       bus.get(), 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR)));
   if (!message) return "timed out waiting for the encoder";
   if (GST_MESSAGE_TYPE(message.get()) == GST_MESSAGE_EOS) return "";
-  GError* raw = nullptr;
-  gst_message_parse_error(message.get(), &raw, nullptr);
-  gst::ErrorPtr error(raw);
-  return error ? error->message : "unknown error";
+  return gst::errorText(message.get()).message;
 }
 
 }  // namespace

@@ -92,6 +92,20 @@ const char* analysisKind(const GstStructure* analysis) {
   return kind ? kind : "";
 }
 
+RoiRange::iterator::iterator(GstBuffer* buffer, bool end) : buffer_(buffer) {
+  if (!end) advance();
+}
+
+RoiRange::iterator& RoiRange::iterator::operator++() {
+  advance();
+  return *this;
+}
+
+void RoiRange::iterator::advance() {
+  GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer_, &state_, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE);
+  current_ = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
+}
+
 std::int64_t captureTimeNs(GstBuffer* buffer) {
   GstCaps* caps = unixTimestampCaps();
   GstReferenceTimestampMeta* meta = gst_buffer_get_reference_timestamp_meta(buffer, caps);

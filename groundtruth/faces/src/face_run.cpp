@@ -1,5 +1,6 @@
 #include "vigil/groundtruth/face_run.hpp"
 
+#include "vigil/gst/message.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
 
@@ -29,20 +30,12 @@ std::string busError(GstElement* pipeline) {
   gst::BusPtr bus(gst_element_get_bus(pipeline));
   gst::MessagePtr message(gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR));
   if (!message) return "";
-  GError* raw = nullptr;
-  gchar* debug = nullptr;
-  gst_message_parse_error(message.get(), &raw, &debug);
-  gst::ErrorPtr error(raw);
-  gst::CharPtr details(debug);
-  return std::string(error ? error->message : "unknown error") + (details ? std::string(" (") + details.get() + ")" : "");
+  return gst::errorText(message.get()).full();
 }
 
 FaceFrameResult collect(GstBuffer* buffer) {
   FaceFrameResult result;
-  gpointer state = nullptr;
-  while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &state,
-                                                          GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
-    auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
+  for (GstVideoRegionOfInterestMeta* roi : gst::regionsOfInterest(buffer)) {
     if (std::strcmp(g_quark_to_string(roi->roi_type), gst::kRoiFace) != 0) continue;
     result.boxes.emplace_back(static_cast<float>(roi->x), static_cast<float>(roi->y),
                               static_cast<float>(roi->w), static_cast<float>(roi->h));

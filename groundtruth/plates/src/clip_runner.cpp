@@ -1,6 +1,7 @@
 #include "vigil/groundtruth/plates.hpp"
 
 #include "vigil/gst/frame.hpp"
+#include "vigil/gst/message.hpp"
 #include "vigil/gst/ptr.hpp"
 
 #include <gst/app/gstappsink.h>
@@ -62,10 +63,7 @@ void runClip(const std::string& path, const std::string& filter,
   gst::BusPtr bus(gst_element_get_bus(pipeline.get()));
   gst::MessagePtr message(gst_bus_pop_filtered(bus.get(), GST_MESSAGE_ERROR));
   if (message && failure.empty()) {
-    GError* raw = nullptr;
-    gst_message_parse_error(message.get(), &raw, nullptr);
-    gst::ErrorPtr bus_error(raw);
-    failure = "clip reader failed: " + std::string(bus_error ? bus_error->message : "unknown");
+    failure = "clip reader failed: " + gst::errorText(message.get()).message;
   }
   gst_element_set_state(pipeline.get(), GST_STATE_NULL);
   if (!failure.empty()) throw std::runtime_error(failure);

@@ -79,6 +79,32 @@ class AnalysisRange {
 };
 inline AnalysisRange analyses(GstBuffer* buffer) { return AnalysisRange(buffer); }
 
+// Iterates a buffer's ROI metas (every roi type):
+// `for (GstVideoRegionOfInterestMeta* roi : regionsOfInterest(buffer))`.
+class RoiRange {
+ public:
+  explicit RoiRange(GstBuffer* buffer) : buffer_(buffer) {}
+  class iterator {
+   public:
+    iterator(GstBuffer* buffer, bool end);
+    GstVideoRegionOfInterestMeta* operator*() const { return current_; }
+    iterator& operator++();
+    bool operator!=(const iterator& other) const { return current_ != other.current_; }
+
+   private:
+    void advance();
+    GstBuffer* buffer_;
+    gpointer state_ = nullptr;
+    GstVideoRegionOfInterestMeta* current_ = nullptr;
+  };
+  iterator begin() const { return iterator(buffer_, false); }
+  iterator end() const { return iterator(buffer_, true); }
+
+ private:
+  GstBuffer* buffer_;
+};
+inline RoiRange regionsOfInterest(GstBuffer* buffer) { return RoiRange(buffer); }
+
 // Wall-clock capture time (ns since the epoch) carried as a
 // GstReferenceTimestampMeta with caps `timestamp/x-unix`, or -1.
 std::int64_t captureTimeNs(GstBuffer* buffer);

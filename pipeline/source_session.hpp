@@ -8,7 +8,6 @@
 #include "config.hpp"
 #include "vigil/gst/ptr.hpp"
 
-#include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 
 #include <atomic>

@@ -7,7 +7,6 @@
 #include "config.hpp"
 #include "rtsp_server.hpp"
 #include "runner.hpp"
-#include "vigil/codes/code_reader.hpp"
 #include "vigil/events/subscriber.hpp"
 #include "vigil/groundtruth/clip.hpp"
 #include "vigil/groundtruth/codes.hpp"
@@ -65,7 +64,7 @@ rules:
   - name: gs1-label-read
     type: code
     source: "*"
-    pattern: "^\\](C1|Q3|d2|e0)01"
+    pattern: "^\\(01\\)"
     clear_hold: 5s
     sinks: [log, file]
   - name: camera-down
@@ -182,20 +181,11 @@ void tally(BusTally& out, const events::Event& event) {
     for (std::uint32_t i = 0; i < objects->via.array.size; ++i) {
       const msgpack::object& object = objects->via.array.ptr[i];
       if (events::asString(events::findKey(object, "state")).value_or("appeared") != "appeared") continue;
-      // Compare by what the code says, not how it was framed: the event's text
-      // carries the symbology identifier, the ground truth the bracket form.
-      codes::Code code;
-      code.text = events::asString(events::findKey(object, "text")).value_or("");
-      code.gs1 = events::findKey(object, "gs1") != nullptr;
+      // `text` is what the code says (GS1 in bracket form), as the ground truth has it.
+      const auto text = events::asString(events::findKey(object, "text")).value_or("");
       const auto format = events::asString(events::findKey(object, "format")).value_or("");
-      std::string text;
-      try {
-        text = code.canonicalText();
-      } catch (const std::exception&) {
-        text = code.text;
-      }
       out.codes[text] = format;
-      if (code.gs1) out.gs1_codes.insert(text);
+      if (events::findKey(object, "gs1")) out.gs1_codes.insert(text);
     }
   }
 }

@@ -65,6 +65,7 @@ constexpr const char* kAnalysisKind = "codes";
 constexpr const char* kFieldCount = "count";
 constexpr const char* kFieldFormat = "format";
 constexpr const char* kFieldText = "text";
+constexpr const char* kFieldRaw = "raw";
 constexpr const char* kFieldGs1 = "gs1";
 constexpr const char* kFieldErrors = "errors";
 constexpr const char* kFieldFirstSeen = "first_seen";
@@ -198,8 +199,12 @@ void attachCode(GstBuffer* buffer, const cv::Rect& box, std::int64_t track_id, c
   GstStructure* object = vigil::gst::addObject(buffer, vigil::gst::kRoiBarcode, box.x, box.y, box.width,
                                                box.height, kReadScore, track_id);
   const vigil::codes::Code& code = followed.code;
+  // `text` is what the code says (GS1 in bracket form), the key people and
+  // rules match on; `raw` is how it was read: AIM symbology identifier, then
+  // the bytes, with GS (0x1D) for FNC1.
   gst_structure_set(object, kFieldFormat, G_TYPE_STRING, vigil::codes::formatName(code.format), kFieldText,
-                    G_TYPE_STRING, validUtf8(code.text).c_str(), kFieldFirstSeen, G_TYPE_INT64,
+                    G_TYPE_STRING, validUtf8(code.canonicalText()).c_str(), kFieldRaw, G_TYPE_STRING,
+                    validUtf8(code.text).c_str(), kFieldFirstSeen, G_TYPE_INT64,
                     static_cast<gint64>(followed.first_seen_ns), kFieldState, G_TYPE_STRING, state,
                     vigil::gst::kFieldPublish, G_TYPE_BOOLEAN, publish ? TRUE : FALSE, nullptr);
   if (const auto gs1 = code.gs1Data()) {

@@ -28,6 +28,7 @@ constexpr int kModulePx = 3;
 struct CodeObject {
   std::string format;
   std::string text;
+  std::string raw;
   std::string state;
   bool publish = true;
   gint64 first_seen = -1;
@@ -57,6 +58,8 @@ Output readOutput(GstBuffer* buffer) {
     CodeObject object;
     object.format = gst_structure_get_string(params, "format");
     object.text = gst_structure_get_string(params, "text");
+    const char* raw = gst_structure_get_string(params, "raw");
+    object.raw = raw ? raw : "";
     object.state = gst_structure_get_string(params, "state");
     gboolean publish = TRUE;
     gst_structure_get_boolean(params, vgst::kFieldPublish, &publish);
@@ -149,7 +152,8 @@ TEST_F(CodeReaderElement, OneEventPerAppearanceAndOneWhenItLeaves) {
     if (out.publish) ++published;
     for (const auto& object : out.objects) {
       EXPECT_EQ(object.format, "qr");
-      EXPECT_EQ(object.text, "]Q1DOCK-7 PALLET 42");
+      EXPECT_EQ(object.text, "DOCK-7 PALLET 42");
+      EXPECT_EQ(object.raw, "]Q1DOCK-7 PALLET 42");
       EXPECT_EQ(object.first_seen, static_cast<gint64>(5 * kFrameDuration));
       if (object.state == "appeared") {
         ++appeared;
@@ -195,7 +199,8 @@ TEST_F(CodeReaderElement, Gs1DataBecomesANestedStructure) {
   ASSERT_EQ(outputs[0].objects.size(), 1u);
   const CodeObject& object = outputs[0].objects[0];
   EXPECT_EQ(object.format, "datamatrix");
-  EXPECT_EQ(object.text.substr(0, 3), "]d2");
+  EXPECT_EQ(object.text, "(01)09501101530003(17)250600(3103)001234");
+  EXPECT_EQ(object.raw.substr(0, 3), "]d2");
   ASSERT_NE(object.gs1, nullptr);
   EXPECT_STREQ(gst_structure_get_string(object.gs1.get(), "01"), "09501101530003");
   EXPECT_STREQ(gst_structure_get_string(object.gs1.get(), "17"), "2025-06-30");

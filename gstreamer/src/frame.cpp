@@ -27,11 +27,9 @@ cv::Mat planeView(const GstVideoFrame* frame, int plane) {
                  static_cast<size_t>(row_stride));
 }
 
-namespace {
-
 // Even sizes: the YUV conversions need them. Callers scale boxes back with
 // frame width / result width, so the dropped odd column is harmless.
-cv::Size fitted(int width, int height, int max_side) {
+cv::Size downscaledSize(int width, int height, int max_side) {
   if (max_side <= 0 || std::max(width, height) <= max_side) {
     return {std::max(2, width & ~1), std::max(2, height & ~1)};
   }
@@ -39,6 +37,8 @@ cv::Size fitted(int width, int height, int max_side) {
   return {std::max(2, static_cast<int>(width * scale + 0.5)) & ~1,
           std::max(2, static_cast<int>(height * scale + 0.5)) & ~1};
 }
+
+namespace {
 
 cv::Mat resizedTo(const cv::Mat& source, cv::Size size) {
   if (source.size() == size) return source;
@@ -50,10 +50,21 @@ cv::Mat resizedTo(const cv::Mat& source, cv::Size size) {
 }  // namespace
 
 cv::Mat downscaledBgr(const GstVideoFrame* frame, int max_side) {
-  const int width = GST_VIDEO_FRAME_WIDTH(frame);
-  const int height = GST_VIDEO_FRAME_HEIGHT(frame);
-  const cv::Size target = fitted(width, height, max_side);
+  return regionBgr(frame, cv::Rect(0, 0, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame)), max_side);
+}
+
+cv::Mat regionBgr(const GstVideoFrame* frame, const cv::Rect& region, int max_side, cv::Rect* used) {
+  // Even corners, so the chroma planes' region is exact.
+  const cv::Rect whole(0, 0, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame));
+  const cv::Point top_left(std::max(0, region.x) & ~1, std::max(0, region.y) & ~1);
+  const cv::Point bottom_right(std::min(whole.width, region.x + region.width),
+                               std::min(whole.height, region.y + region.height));
+  const cv::Rect area = cv::Rect(top_left, bottom_right) & whole;
+  if (area.width < 2 || area.height < 2) throw std::invalid_argument("video region outside the frame");
+  if (used) *used = area;
+  const cv::Size target = downscaledSize(area.width, area.height, max_side);
   const cv::Size chroma(target.width / 2, target.height / 2);
+  const cv::Rect chroma_area(area.x / 2, area.y / 2, std::max(1, area.width / 2), std::max(1, area.height / 2));
   cv::Mat bgr;
   switch (GST_VIDEO_FRAME_FORMAT(frame)) {
     case GST_VIDEO_FORMAT_I420: {
@@ -61,38 +72,38 @@ cv::Mat downscaledBgr(const GstVideoFrame* frame, int max_side) {
       // converting the full frame, and the result is contiguous I420.
       cv::Mat i420(target.height * 3 / 2, target.width, CV_8UC1);
       cv::Mat y = i420.rowRange(0, target.height);
-      cv::resize(planeView(frame, 0), y, target, 0, 0, cv::INTER_AREA);
+      cv::resize(planeView(frame, 0)(area), y, target, 0, 0, cv::INTER_AREA);
       const int quarter = chroma.area();
       cv::Mat u(chroma, CV_8UC1, i420.ptr(target.height));
       cv::Mat v(chroma, CV_8UC1, i420.ptr(target.height) + quarter);
-      cv::resize(planeView(frame, 1), u, chroma, 0, 0, cv::INTER_AREA);
-      cv::resize(planeView(frame, 2), v, chroma, 0, 0, cv::INTER_AREA);
+      cv::resize(planeView(frame, 1)(chroma_area), u, chroma, 0, 0, cv::INTER_AREA);
+      cv::resize(planeView(frame, 2)(chroma_area), v, chroma, 0, 0, cv::INTER_AREA);
       cv::cvtColor(i420, bgr, cv::COLOR_YUV2BGR_I420);
       break;
     }
     case GST_VIDEO_FORMAT_NV12: {
       cv::Mat nv12(target.height * 3 / 2, target.width, CV_8UC1);
       cv::Mat y = nv12.rowRange(0, target.height);
-      cv::resize(planeView(frame, 0), y, target, 0, 0, cv::INTER_AREA);
+      cv::resize(planeView(frame, 0)(area), y, target, 0, 0, cv::INTER_AREA);
       cv::Mat uv(chroma, CV_8UC2, nv12.ptr(target.height));
-      cv::resize(planeView(frame, 1), uv, chroma, 0, 0, cv::INTER_AREA);
+      cv::resize(planeView(frame, 1)(chroma_area), uv, chroma, 0, 0, cv::INTER_AREA);
       cv::cvtColor(nv12, bgr, cv::COLOR_YUV2BGR_NV12);
       break;
     }
-    case GST_VIDEO_FORMAT_BGR: bgr = resizedTo(planeView(frame, 0), target).clone(); break;
+    case GST_VIDEO_FORMAT_BGR: bgr = resizedTo(planeView(frame, 0)(area), target).clone(); break;
     case GST_VIDEO_FORMAT_BGRx:
     case GST_VIDEO_FORMAT_BGRA:
-      cv::cvtColor(resizedTo(planeView(frame, 0), target), bgr, cv::COLOR_BGRA2BGR);
+      cv::cvtColor(resizedTo(planeView(frame, 0)(area), target), bgr, cv::COLOR_BGRA2BGR);
       break;
     case GST_VIDEO_FORMAT_RGB:
-      cv::cvtColor(resizedTo(planeView(frame, 0), target), bgr, cv::COLOR_RGB2BGR);
+      cv::cvtColor(resizedTo(planeView(frame, 0)(area), target), bgr, cv::COLOR_RGB2BGR);
       break;
     case GST_VIDEO_FORMAT_RGBx:
     case GST_VIDEO_FORMAT_RGBA:
-      cv::cvtColor(resizedTo(planeView(frame, 0), target), bgr, cv::COLOR_RGBA2BGR);
+      cv::cvtColor(resizedTo(planeView(frame, 0)(area), target), bgr, cv::COLOR_RGBA2BGR);
       break;
     case GST_VIDEO_FORMAT_GRAY8:
-      cv::cvtColor(resizedTo(planeView(frame, 0), target), bgr, cv::COLOR_GRAY2BGR);
+      cv::cvtColor(resizedTo(planeView(frame, 0)(area), target), bgr, cv::COLOR_GRAY2BGR);
       break;
     default: throw std::invalid_argument("unsupported video format for analysis");
   }

@@ -36,6 +36,11 @@ struct ErrorFree {
 struct GFree {
   void operator()(gpointer memory) const { g_free(memory); }
 };
+struct IteratorFree {
+  void operator()(GstIterator* iterator) const {
+    if (iterator) gst_iterator_free(iterator);
+  }
+};
 struct MainLoopUnref {
   void operator()(GMainLoop* loop) const {
     if (loop) g_main_loop_unref(loop);
@@ -60,6 +65,7 @@ using StructurePtr = std::unique_ptr<GstStructure, StructureFree>;
 using ErrorPtr = std::unique_ptr<GError, ErrorFree>;
 using CharPtr = std::unique_ptr<gchar, GFree>;
 using MainLoopPtr = std::unique_ptr<GMainLoop, MainLoopUnref>;
+using IteratorPtr = std::unique_ptr<GstIterator, IteratorFree>;
 
 // Takes a floating reference (fresh from gst_element_factory_make and friends)
 // so that the pointer owns it; a no-op on non-floating objects.

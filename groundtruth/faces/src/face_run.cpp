@@ -50,13 +50,34 @@ FaceFrameResult collect(GstBuffer* buffer) {
   return result;
 }
 
+// The detector passes of the pipeline's facecount, or -1 if it has none.
+std::int64_t facecountScans(GstElement* pipeline) {
+  gst::IteratorPtr elements(gst_bin_iterate_recurse(GST_BIN(pipeline)));
+  std::int64_t scans = -1;
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(elements.get(), &item) == GST_ITERATOR_OK) {
+    auto* element = GST_ELEMENT(g_value_get_object(&item));
+    GstElementFactory* factory = gst_element_get_factory(element);
+    if (factory && std::strcmp(GST_OBJECT_NAME(factory), "facecount") == 0) {
+      GstStructure* raw = nullptr;
+      g_object_get(element, "stats", &raw, nullptr);
+      gst::StructurePtr stats(raw);
+      guint64 passes = 0;
+      if (stats && gst_structure_get_uint64(stats.get(), "scans", &passes)) scans = static_cast<std::int64_t>(passes);
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  return scans;
+}
+
 }  // namespace
 
 std::vector<FaceFrameResult> runFaceAnalysis(const std::string& clip_path, const std::string& analysis,
                                              FaceRunStats* stats) {
   gst::registerAnalysisMeta();
   const std::string description = "filesrc location=\"" + clip_path +
-                                  "\" ! matroskademux ! h264parse ! avdec_h264 ! " +
+                                  "\" ! matroskademux ! h264parse ! avdec_h264 ! queue ! " +
                                   (analysis.empty() ? std::string("identity") : analysis) +
                                   " ! appsink name=frames sync=false";
   GError* raw_error = nullptr;
@@ -75,22 +96,31 @@ std::vector<FaceFrameResult> runFaceAnalysis(const std::string& clip_path, const
     throw std::runtime_error("pipeline did not start: " + error);
   }
   std::vector<FaceFrameResult> results;
+  auto first_out = wall_start;
+  double cpu_first_out = cpu_start;
   while (true) {
     gst::SamplePtr sample(gst_app_sink_try_pull_sample(GST_APP_SINK(sink.get()), kSampleTimeout));
     if (!sample) break;
+    if (results.empty()) {
+      first_out = std::chrono::steady_clock::now();
+      cpu_first_out = processCpuSeconds();
+    }
     results.push_back(collect(gst_sample_get_buffer(sample.get())));
   }
   const double cpu_end = processCpuSeconds();
   const auto wall_end = std::chrono::steady_clock::now();
   const std::string error = busError(pipeline.get());
   const bool reached_end = gst_app_sink_is_eos(GST_APP_SINK(sink.get()));
+  const std::int64_t scans = facecountScans(pipeline.get());
   gst_element_set_state(pipeline.get(), GST_STATE_NULL);
   if (!error.empty()) throw std::runtime_error("pipeline failed: " + error);
   if (!reached_end) throw std::runtime_error("pipeline stalled before the end of " + clip_path);
   if (stats) {
     stats->frames = static_cast<std::int64_t>(results.size());
-    stats->wall_seconds = std::chrono::duration<double>(wall_end - wall_start).count();
-    stats->cpu_seconds = cpu_end - cpu_start;
+    stats->startup_seconds = std::chrono::duration<double>(first_out - wall_start).count();
+    stats->wall_seconds = std::chrono::duration<double>(wall_end - first_out).count();
+    stats->cpu_seconds = cpu_end - cpu_first_out;
+    stats->scans = scans;
   }
   return results;
 }

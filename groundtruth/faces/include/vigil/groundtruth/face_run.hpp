@@ -17,17 +17,24 @@ struct FaceFrameResult {
   bool published = false;         // the analysis' publish flag
 };
 
+// Throughput is measured in the steady state, from the first frame out to
+// the last: start-up (loading a model, building the pipeline) happens once
+// per stream and is reported on its own.
 struct FaceRunStats {
-  std::int64_t frames = 0;
-  double wall_seconds = 0.0;
-  double cpu_seconds = 0.0;  // user + system time of the whole process while it ran
-  double fps() const { return wall_seconds > 0 ? frames / wall_seconds : 0.0; }
-  double cpuMsPerFrame() const { return frames ? 1000.0 * cpu_seconds / frames : 0.0; }
+  std::int64_t frames = 0;        // frames out
+  double startup_seconds = 0.0;   // from PLAYING to the first frame out
+  double wall_seconds = 0.0;      // after the first frame out
+  double cpu_seconds = 0.0;       // user + system time of the whole process, after the first frame out
+  std::int64_t scans = -1;        // facecount's detector passes (its `stats`), -1 without facecount
+  double fps() const { return wall_seconds > 0 && frames > 1 ? (frames - 1) / wall_seconds : 0.0; }
+  double cpuMsPerFrame() const { return frames > 1 ? 1000.0 * cpu_seconds / (frames - 1) : 0.0; }
 };
 
-// Runs "filesrc ! matroskademux ! h264parse ! avdec_h264 ! <analysis> ! appsink"
-// as fast as it goes; `analysis` is a gst-launch fragment (empty: decode
-// only). Throws std::runtime_error with the pipeline's error message.
+// Runs "filesrc ! matroskademux ! h264parse ! avdec_h264 ! queue ! <analysis> !
+// appsink" as fast as it goes; `analysis` is a gst-launch fragment (empty:
+// decode only). The queue puts decoding and analysis on their own threads, as
+// the vigil runner does (its source and analytics pipelines meet at an
+// appsrc). Throws std::runtime_error with the pipeline's error message.
 std::vector<FaceFrameResult> runFaceAnalysis(const std::string& clip_path,
                                              const std::string& analysis, FaceRunStats* stats = nullptr);
 

@@ -213,7 +213,7 @@ TEST_F(FaceCountTest, NothingOnFaceFreeFrames) {
 }
 
 TEST_F(FaceCountTest, IntervalCarriesTrackedBoxesBetweenDetections) {
-  ASSERT_NO_FATAL_FAILURE(start("interval=3 smoothing=1"));
+  ASSERT_NO_FATAL_FAILURE(start("interval=3 smoothing=1 motion-scan=false"));
   std::vector<Output> outputs;
   for (std::int64_t frame = 90; frame < 96; ++frame) {
     gt::FrameTruth truth;
@@ -221,14 +221,66 @@ TEST_F(FaceCountTest, IntervalCarriesTrackedBoxesBetweenDetections) {
   }
   ASSERT_FALSE(outputs[0].faces.empty());
   for (std::size_t i = 1; i < outputs.size(); ++i) {
-    if (i % 3 == 0) continue;  // a fresh detection
+    if (i % 3 == 0) continue;  // a periodic scan
     ASSERT_EQ(outputs[i].faces.size(), outputs[i - 1].faces.size()) << "frame " << i;
     for (std::size_t f = 0; f < outputs[i].faces.size(); ++f) {
       EXPECT_EQ(outputs[i].faces[f].track_id, outputs[i - 1].faces[f].track_id);
     }
     EXPECT_EQ(outputs[i].count, outputs[i - 1].count);
-    EXPECT_FALSE(outputs[i].publish) << "frames between detections are never published";
+    EXPECT_FALSE(outputs[i].publish) << "an unchanged count is not published again";
   }
+}
+
+// Detector passes go where something changed: a still picture costs the first
+// frame's scan and the periodic ones; a person stepping into it costs a scan
+// at once, which counts them.
+TEST_F(FaceCountTest, PassesFollowChangeNotFrames) {
+  ASSERT_NO_FATAL_FAILURE(start("interval=30 smoothing=1"));
+  const auto stat = [&](const char* field) {
+    GstStructure* raw = nullptr;
+    g_object_get(counter_.get(), "stats", &raw, nullptr);
+    vgst::StructurePtr stats(raw);
+    guint64 value = 0;
+    EXPECT_TRUE(stats && gst_structure_get_uint64(stats.get(), field, &value)) << field;
+    return value;
+  };
+  const cv::Mat empty = gt::makeBackground(kFrameSize, 5);
+  for (std::int64_t frame = 0; frame < 20; ++frame) push(empty, frame);
+  EXPECT_EQ(stat("frames"), 20u);
+  EXPECT_EQ(stat("scans"), 2u) << "the first frame's two tiles, nothing since";
+
+  // The same background with the scene's faces composited on it.
+  gt::FrameTruth truth;
+  cv::Mat people = scene_->render(100, truth);
+  cv::Mat with_faces = empty.clone();
+  for (const auto& object : truth.objects) {
+    if (object.kind == "face") people(object.box).copyTo(with_faces(object.box));
+  }
+  const Output output = push(with_faces, 20);
+  EXPECT_EQ(stat("scans"), 3u);
+  EXPECT_EQ(stat("motion-scans"), 1u);
+  EXPECT_GT(output.count, 0) << "counted on the frame they appeared";
+}
+
+// A camera that comes back at another resolution: what was tracked in the old
+// geometry is dropped and the new frames are scanned whole, so no box is
+// reported where the old picture had a face.
+TEST_F(FaceCountTest, NewGeometryStartsAfresh) {
+  ASSERT_NO_FATAL_FAILURE(start("smoothing=1"));
+  gt::FrameTruth truth;
+  const Output before = pushScene(100, truth);
+  ASSERT_GT(before.count, 0);
+  gst_harness_set_src_caps_str(harness_, "video/x-raw,format=BGR,width=640,height=360,framerate=30/1");
+  const cv::Mat empty = gt::makeBackground(cv::Size(640, 360), 9);
+  const Output after = push(empty, 101);
+  EXPECT_EQ(after.count, 0) << "faces of the old geometry are gone";
+  EXPECT_TRUE(after.faces.empty());
+  GstStructure* raw = nullptr;
+  g_object_get(counter_.get(), "stats", &raw, nullptr);
+  vgst::StructurePtr stats(raw);
+  guint64 scans = 0;
+  ASSERT_TRUE(stats && gst_structure_get_uint64(stats.get(), "scans", &scans));
+  EXPECT_EQ(scans, 4u) << "both tiles of the first frame, then both of the new geometry";
 }
 
 TEST_F(FaceCountTest, OnChangePublishesChangesAndHeartbeats) {
@@ -254,7 +306,7 @@ TEST_F(FaceCountTest, PropertiesChangeWhileFramesFlow) {
     for (unsigned i = 0; !done.load(); ++i) {
       g_object_set(counter_.get(), "score-threshold", 0.4 + 0.05 * (i % 4), "interval", 1 + i % 3,
                    "zones", zone_texts[i % 3], "smoothing", 1 + i % 5, "min-face-size", 20 * (i % 3),
-                   nullptr);
+                   "motion-scan", i % 2 == 0, nullptr);
       gst_util_set_object_arg(G_OBJECT(counter_.get()), "tiling", tilings[i % 3]);
       gst_util_set_object_arg(G_OBJECT(counter_.get()), "emit", emits[i % 2]);
       std::this_thread::yield();

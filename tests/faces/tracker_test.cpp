@@ -1,6 +1,8 @@
-// FaceTracker with partial scans (one tile per analysed frame), distance
-// continuation, velocity from the second detection, following between
-// detections; and the tiles' owned parts that rotation relies on.
+// FaceTracker with partial scans (one tile per pass), distance continuation,
+// velocity from the second detection, following between detections (standing
+// faces held without a search, lost faces counted, faces cut by the edge);
+// and the tiles' owned parts that one-tile scans rely on.
+#include "vigil/faces/change_mask.hpp"
 #include "vigil/faces/face_detector.hpp"
 #include "vigil/faces/face_tracker.hpp"
 
@@ -9,6 +11,7 @@
 
 namespace {
 
+using vigil::faces::ChangeMask;
 using vigil::faces::FaceDetection;
 using vigil::faces::FaceTracker;
 
@@ -58,20 +61,73 @@ TEST(FaceTracker, FollowsAFaceThatStopsBetweenDetections) {
   };
   constexpr float kScale = 0.25f;
   FaceTracker tracker;
+  ChangeMask changes;
   // Detected walking up 20 px per frame, then it stops: the prediction would
   // run on, following its appearance keeps it on the face.
   tracker.update({{cv::Rect2f(400, 600, 64, 64), 0.9f}}, 0, kFrame, kFrame);
   drawFace(grey, cv::Point(100, 150));
+  changes.update(grey);
   tracker.update({{cv::Rect2f(400, 480, 64, 64), 0.9f}}, 6, kFrame, kFrame);
   drawFace(grey, cv::Point(100, 120));
-  tracker.follow(grey, kScale, 6);
+  tracker.follow(grey, changes.update(grey), kScale, 6);
   for (std::int64_t frame = 7; frame <= 11; ++frame) {
     drawFace(grey, cv::Point(100, 120 - 5 * static_cast<int>(std::min<std::int64_t>(frame - 6, 2))));
-    tracker.follow(grey, kScale, frame);
+    tracker.follow(grey, changes.update(grey), kScale, frame);
   }
   const auto at = tracker.predict(11);
   ASSERT_EQ(at.size(), 1u);
   EXPECT_NEAR(at[0].box.y, 440.f, 8.f) << "stopped 40 px above the last detection";
+  EXPECT_EQ(at[0].unfollowed, 0);
+}
+
+TEST(FaceTracker, AStandingFaceIsHeldAndOneThatLeftIsLost) {
+  constexpr float kScale = 0.25f;
+  cv::Mat grey(180, 320, CV_8UC1, cv::Scalar(90));
+  cv::circle(grey, cv::Point(108, 108), 8, cv::Scalar(220), cv::FILLED);
+  cv::circle(grey, cv::Point(105, 106), 2, cv::Scalar(20), cv::FILLED);
+  FaceTracker tracker;
+  ChangeMask changes;
+  tracker.update({{cv::Rect2f(400, 400, 64, 64), 0.9f}}, 0, kFrame, kFrame);
+  tracker.follow(grey, changes.update(grey), kScale, 0);
+  for (std::int64_t frame = 1; frame <= 5; ++frame) tracker.follow(grey, changes.update(grey), kScale, frame);
+  ASSERT_EQ(tracker.tracks().size(), 1u);
+  EXPECT_EQ(tracker.tracks()[0].unfollowed, 0) << "nothing changed: still there";
+  EXPECT_EQ(tracker.tracks()[0].last_seen_frame, 5);
+  EXPECT_FLOAT_EQ(tracker.tracks()[0].box.y, 400.f);
+
+  // The person walks off: the background where the face was no longer
+  // matches, and once the picture is still again the track must not be taken
+  // for a standing face.
+  grey.setTo(90);
+  for (std::int64_t frame = 6; frame <= 9; ++frame) tracker.follow(grey, changes.update(grey), kScale, frame);
+  ASSERT_EQ(tracker.tracks().size(), 1u);
+  EXPECT_EQ(tracker.tracks()[0].unfollowed, 4) << "lost on every frame since it left";
+}
+
+TEST(FaceTracker, FollowsAFaceCutByThePictureEdge) {
+  constexpr float kScale = 0.25f;
+  cv::Mat grey(180, 320, CV_8UC1, cv::Scalar(90));
+  // A textured 20x20 (grey pixels) face walking in from the left, 4 px a frame.
+  cv::Mat face(20, 20, CV_8UC1);
+  cv::randu(face, 0, 255);
+  const auto draw = [&](int left) {
+    grey.setTo(90);
+    const cv::Rect where(left, 100, 20, 20);
+    const cv::Rect visible = where & cv::Rect(0, 0, grey.cols, grey.rows);
+    face(cv::Rect(visible.tl() - where.tl(), visible.size())).copyTo(grey(visible));
+  };
+  FaceTracker tracker;
+  ChangeMask changes;
+  draw(-8);  // 12 of 20 columns in the picture; the box runs off the left edge
+  tracker.update({{cv::Rect2f(-32, 400, 80, 80), 0.9f}}, 0, kFrame, kFrame);
+  tracker.follow(grey, changes.update(grey), kScale, 0);
+  for (std::int64_t frame = 1; frame <= 3; ++frame) {
+    draw(-8 + 4 * static_cast<int>(frame));
+    tracker.follow(grey, changes.update(grey), kScale, frame);
+  }
+  ASSERT_EQ(tracker.tracks().size(), 1u);
+  EXPECT_EQ(tracker.tracks()[0].unfollowed, 0);
+  EXPECT_NEAR(tracker.tracks()[0].box.x, -32.f + 3 * 16.f, 4.f) << "moved in with its visible part";
 }
 
 TEST(FaceDetectorTiles, OwnedPartsCoverTheImageOnce) {

@@ -134,6 +134,12 @@ std::vector<Face> FaceDetector::detect(const cv::Mat& bgr) {
   return finish(std::move(found), bgr.size());
 }
 
+std::vector<Face> FaceDetector::detectWhole(const cv::Mat& bgr) {
+  if (bgr.empty()) return {};
+  checkInput(bgr);
+  return finish(detectTile(bgr), bgr.size());
+}
+
 std::vector<Face> FaceDetector::detectInTile(const cv::Mat& bgr, std::size_t index) {
   if (bgr.empty()) return {};
   checkInput(bgr);

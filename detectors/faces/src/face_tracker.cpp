@@ -1,5 +1,7 @@
 #include "vigil/faces/face_tracker.hpp"
 
+#include "vigil/faces/change_mask.hpp"
+
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -55,6 +57,7 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
     track.appearance.release();  // taken again by follow() from this frame
     ++track.hits;
     track.misses = 0;
+    track.unfollowed = 0;
     track.last_seen_frame = frame;
   };
 
@@ -116,7 +119,7 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
   return tracks_;
 }
 
-void FaceTracker::follow(const cv::Mat& grey, float scale, std::int64_t frame) {
+void FaceTracker::follow(const cv::Mat& grey, const cv::Mat& changed, float scale, std::int64_t frame) {
   if (grey.empty()) return;
   const cv::Rect image(0, 0, grey.cols, grey.rows);
   auto toGrey = [&](const cv::Rect2f& box) {
@@ -125,37 +128,67 @@ void FaceTracker::follow(const cv::Mat& grey, float scale, std::int64_t frame) {
                              static_cast<int>(std::lround(box.height * scale))));
   };
   for (FaceTrack& track : tracks_) {
-    if (track.misses > 0) continue;
     if (track.last_seen_frame == frame) {
       if (track.appearance.empty()) {
-        const cv::Rect patch = toGrey(track.box);
-        if (patch.area() > 0 && (patch & image) == patch) track.appearance = grey(patch).clone();
+        // A face cut by the picture's edge keeps the part that is visible.
+        const cv::Rect box = toGrey(track.box);
+        const cv::Rect patch = box & image;
+        if (patch.area() > 0) {
+          track.appearance = grey(patch).clone();
+          track.appearance_offset = patch.tl() - box.tl();
+        }
       }
       continue;
     }
-    if (track.appearance.empty()) continue;
+    if (track.appearance.empty()) {
+      ++track.unfollowed;
+      continue;
+    }
+    // Held on the previous frame, and nothing changed around it since: the
+    // face is still there, standing.
+    if (track.unfollowed == 0 && track.last_seen_frame == frame - 1 && !changed.empty() &&
+        changed.size() == grey.size()) {
+      const cv::Rect was = toGrey(track.box);
+      const int margin = std::max(1, static_cast<int>(options_.search_margin * std::max(was.width, was.height)));
+      const cv::Rect around(was.x - margin, was.y - margin, was.width + 2 * margin, was.height + 2 * margin);
+      if ((around & image).area() > 0 && changedPixels(changed, around) == 0) {
+        track.velocity = cv::Point2f();
+        track.last_seen_frame = frame;
+        track.unfollowed = 0;
+        continue;
+      }
+    }
     const auto frames = static_cast<float>(frame - track.last_seen_frame);
     cv::Rect2f predicted = track.box;
     predicted.x += track.velocity.x * frames;
     predicted.y += track.velocity.y * frames;
     const cv::Rect at = toGrey(predicted);
+    const cv::Point patch_at = at.tl() + track.appearance_offset;
     const int margin = std::max(options_.min_search_margin,
                                 static_cast<int>(options_.search_margin * std::max(at.width, at.height)));
-    const cv::Rect window = cv::Rect(at.x - margin, at.y - margin, track.appearance.cols + 2 * margin,
+    const cv::Rect window = cv::Rect(patch_at.x - margin, patch_at.y - margin, track.appearance.cols + 2 * margin,
                                      track.appearance.rows + 2 * margin) & image;
-    if (window.width < track.appearance.cols || window.height < track.appearance.rows) continue;
+    if (window.width < track.appearance.cols || window.height < track.appearance.rows) {
+      ++track.unfollowed;
+      continue;
+    }
     cv::Mat scores;
     cv::matchTemplate(grey(window), track.appearance, scores, cv::TM_CCOEFF_NORMED);
     double best = 0.0;
     cv::Point where;
     cv::minMaxLoc(scores, nullptr, &best, nullptr, &where);
-    if (best < options_.min_appearance_match) continue;
-    const cv::Point2f found((window.x + where.x) / scale, (window.y + where.y) / scale);
+    if (best < options_.min_appearance_match) {
+      ++track.unfollowed;
+      continue;
+    }
+    const cv::Point found_patch = window.tl() + where - track.appearance_offset;
+    const cv::Point2f found(found_patch.x / scale, found_patch.y / scale);
     const cv::Point2f moved = (found - track.box.tl()) / frames;
     track.velocity = track.velocity * options_.velocity_smoothing + moved * (1.f - options_.velocity_smoothing);
     track.box.x = found.x;
     track.box.y = found.y;
     track.last_seen_frame = frame;
+    track.unfollowed = 0;
   }
 }
 

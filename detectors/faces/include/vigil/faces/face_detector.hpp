@@ -79,6 +79,10 @@ class FaceDetector {
   // on a tile border is reported by the one tile that owns its centre.
   std::vector<Face> detectInTile(const cv::Mat& bgr, std::size_t index);
 
+  // Faces in all of `bgr` in one pass, ignoring the tile grid (a tile or a
+  // crop the caller cut out), in its pixels, after the size filter and NMS.
+  std::vector<Face> detectWhole(const cv::Mat& bgr);
+
   const DetectorOptions& options() const { return options_; }
   // Tuning that may change between frames (the model stays loaded).
   void setScoreThreshold(float threshold) { options_.score_threshold = threshold; }

@@ -23,7 +23,13 @@ struct FaceTrack {
   int hits = 0;                // detections matched so far
   int misses = 0;              // consecutive scans of its region that did not find it
   std::int64_t last_seen_frame = 0;  // detected or followed
+  // Consecutive frames on which follow() could not find the face (poor match,
+  // or its search window ran off the picture): its box is a guess until the
+  // next detection.
+  int unfollowed = 0;
   cv::Mat appearance;          // grey patch at the last detection (see follow())
+  cv::Point appearance_offset; // of the patch from the box's top-left, grey pixels
+                               // (non-zero when the box ran off the picture)
 };
 
 struct FaceTrackerOptions {
@@ -58,13 +64,17 @@ class FaceTracker {
   const std::vector<FaceTrack>& update(const std::vector<FaceDetection>& detections, std::int64_t frame,
                                        const cv::Rect2f& scanned, const cv::Rect2f& frame_box);
 
-  // Between detections: moves every standing track not detected at `frame`
-  // to where its detected appearance best matches in `grey` (a downscaled
-  // grey frame, `scale` of frame pixels), searching around its predicted box,
-  // and updates its velocity. A poor match leaves the prediction. Also keeps
-  // the appearance of tracks detected at `frame`. A face that stops or starts
-  // walking between two scans of its region is followed instead of lost.
-  void follow(const cv::Mat& grey, float scale, std::int64_t frame);
+  // Between detections: moves every track not detected at `frame` to where
+  // its detected appearance best matches in `grey` (a downscaled grey frame,
+  // `scale` of frame pixels), searching around its predicted box, and updates
+  // its velocity; tracks its last scan missed are followed too (a face the
+  // detector lost for a frame is often still plainly there). A poor match
+  // leaves the prediction and counts as a frame unfollowed. Where `changed`
+  // (the frame's ChangeMask, may be empty) shows nothing changed around a face
+  // held on the previous frame, it stands still and no search is made. Also
+  // keeps the appearance of tracks detected at `frame`. A face that stops or
+  // starts walking between two scans of its region is followed, not lost.
+  void follow(const cv::Mat& grey, const cv::Mat& changed, float scale, std::int64_t frame);
 
   // Live tracks with boxes moved to `frame` by their velocity.
   std::vector<FaceTrack> predict(std::int64_t frame) const;

@@ -4,7 +4,7 @@
 //      plumbing (appsink/appsrc bridge, metadata, eventpublish) costs.
 //   2. event latency, capture wall-clock `ts` -> subscriber receive, p50/p99,
 //      on loopback, for a live 720p30 source with facecount publishing every
-//      analysed frame.
+//      frame.
 #include "config.hpp"
 #include "runner.hpp"
 #include "vigil/events/subscriber.hpp"
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   std::printf("ratio vigil/decode: fps x%.2f, CPU x%.2f\n\n", median(vigil_fps) / median(decode_fps),
               median(vigil_cpu) / median(decode_cpu));
 
-  // 2. Latency: a live 720p30 source, facecount publishing every analysed frame.
+  // 2. Latency: a live 720p30 source, facecount publishing every frame.
   const std::string live_yaml =
       "bus: {endpoint: \"tcp://127.0.0.1:*\", heartbeat: 1s}\n"
       "sources:\n  - id: live\n    uri: \"testsrc://smpte?width=1280&height=720&fps=30\"\n"

@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -115,6 +116,12 @@ class FakeTelegram : public HttpPeer {
     server_.Get(R"(/bot([^/]+)/getUpdates)", [this](const httplib::Request& request, httplib::Response& response) {
       const std::int64_t offset = request.has_param("offset") ? std::stoll(request.get_param_value("offset")) : 0;
       std::unique_lock<std::mutex> lock(mutex_);
+      // As Telegram: an offset confirms every update before it, for good.
+      updates_.erase(std::remove_if(updates_.begin(), updates_.end(),
+                                    [&](const nlohmann::json& update) {
+                                      return update["update_id"].get<std::int64_t>() < offset;
+                                    }),
+                     updates_.end());
       // A short long-poll: answer at once when an update is queued.
       updated_.wait_for(lock, std::chrono::milliseconds(100), [&] { return closed_ || hasFrom(offset); });
       nlohmann::json result = nlohmann::json::array();

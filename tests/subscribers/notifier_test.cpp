@@ -1,7 +1,7 @@
 // vigil-notifier: configuration errors, the rules engine in-process, and the
 // real process against a real publisher, a webhook receiver and a fake
 // Telegram server (hysteresis, sinks isolated, source down, codes, late
-// joiner snapshot, kill -9 and restart, chat /subscribe).
+// joiner snapshot, kill -9 and restart, chat /subscribe kept across restarts).
 #include "harness.hpp"
 #include "http_fakes.hpp"
 #include "vigil/notifier/config.hpp"
@@ -361,6 +361,42 @@ TEST_F(NotifierProcessTest, ChatsSubscribeFromConfigAndWithCommands) {
   EXPECT_EQ(notifier->wait(kDeadline), 0);
   // Chat 7's alert was still open: closed on shutdown.
   EXPECT_EQ(telegram.sentTo(7).size(), 2u);
+}
+
+// A chat's /subscribe lives in the --state file: after a restart the chat is
+// still subscribed (and alerted) without asking again; subscriptions the rules
+// file declares are not copied into it.
+TEST_F(NotifierProcessTest, CommandSubscriptionsSurviveARestart) {
+  FakeTelegram telegram;
+  const std::string rules =
+      "sinks:\n  tg: {type: telegram, token: 'T0K', base_url: '" + telegram.origin() + "', poll_updates: true, poll_timeout: 1s}\n"
+      "subscription_defaults: {hold: 0s, clear_hold: 0s}\n"
+      "subscriptions:\n  - {chat_id: 7, source: cam-r, count: 9}\n";
+  const std::string state = dir_.file("subscriptions.state");
+  auto notifier = start(rules, {"--state", state});
+  waitWatching(*notifier);
+  telegram.pushCommand(11, "/subscribe cam-r entrance 2");
+  ASSERT_TRUE(pollUntil([&] { return !telegram.sentTo(11).empty(); }, kDeadline)) << notifier->err();
+  EXPECT_EQ(telegram.sentTo(11)[0].text, "subscribed: cam-r zone entrance at 2");
+  ASSERT_TRUE(pollUntil([&] { return readFile(state).find("entrance") != std::string::npos; }, kDeadline));
+  EXPECT_EQ(readFile(state).find("\"chat_id\":7"), std::string::npos) << "declared in the rules file, not saved";
+  notifier->signal(SIGTERM);
+  ASSERT_EQ(notifier->wait(kDeadline), 0);
+
+  auto restarted = start(rules, {"--state", state});
+  waitWatching(*restarted);
+  EXPECT_NE(restarted->err().find("restored 1 chat subscriptions"), std::string::npos) << restarted->err();
+  EXPECT_EQ(restarted->err().find("/subscribe cam-r"), std::string::npos)
+      << "the first run confirmed the command to Telegram (its next getUpdates): it is not run again";
+  ASSERT_TRUE(publishFacesUntil("cam-r", {{"entrance", 2}}, 2, [&] { return telegram.sentTo(11).size() == 2; }))
+      << restarted->err();
+  EXPECT_NE(telegram.sentTo(11)[1].text.find("ALERT"), std::string::npos)
+      << telegram.sentTo(11)[1].text << "\n" << restarted->err();
+  telegram.pushCommand(11, "/list");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(11).size() == 3; }, kDeadline));
+  EXPECT_EQ(telegram.sentTo(11)[2].text, "cam-r zone entrance at 2\n");
+  restarted->signal(SIGTERM);
+  EXPECT_EQ(restarted->wait(kDeadline), 0);
 }
 
 }  // namespace

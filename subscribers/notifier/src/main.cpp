@@ -15,6 +15,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -46,7 +47,8 @@ std::string subscriptionText(const nt::Rule& rule) {
 }
 
 // /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list.
-void handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& config,
+// True when the chat's subscriptions changed.
+bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& config,
                    nt::Engine& engine, nt::Dispatcher& dispatcher) {
   std::istringstream in(command.text);
   std::string verb;
@@ -60,6 +62,7 @@ void handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
            !rule.sinks.empty() && rule.sinks[0] == command.sink;
   };
   std::string reply;
+  bool changed = false;
   if (verb == "/subscribe" && (args.size() == 2 || args.size() == 3)) {
     std::int64_t count = 0;
     try {
@@ -75,12 +78,14 @@ void handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
       auto rule = nt::subscriptionRule(config, command.chat_id, args[0], zone, count, command.sink);
       reply = "subscribed: " + subscriptionText(rule);
       engine.addRule(std::move(rule));
+      changed = true;
     }
   } else if (verb == "/unsubscribe") {
     const auto removed = engine.removeRules([&](const nt::Rule& rule) {
       return mine(rule) && (args.empty() || rule.source == args[0]) && (args.size() < 2 || rule.zone == args[1]);
     }, now);
     reply = "removed " + std::to_string(removed) + " subscription(s)";
+    changed = removed > 0;
   } else if (verb == "/list") {
     for (const auto& rule : engine.rules()) {
       if (mine(rule)) reply += subscriptionText(rule) + "\n";
@@ -91,31 +96,65 @@ void handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
   }
   spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink, command.text, reply);
   dispatcher.reply(command.sink, command.chat_id, reply);
+  return changed;
 }
 
-// --state FILE: the active alerts, rewritten (atomically) whenever they change,
-// so that a restarted notifier neither repeats an alert nor forgets its clear.
-std::vector<nt::ActiveAlert> readState(const std::string& path) {
+// A chat subscription made with /subscribe (those in the rules file are not
+// saved: the file declares them).
+struct SavedSubscription {
+  std::int64_t chat_id = 0;
+  std::string sink, source, zone;
+  std::int64_t count = 1;
+};
+
+// --state FILE: the active alerts and the chats' /subscribe subscriptions,
+// rewritten (atomically) whenever they change, so that a restarted notifier
+// neither repeats an alert nor forgets its clear, and keeps its subscribers.
+// {"alerts": [...], "subscriptions": [...]}; a bare array (the first format)
+// is read as alerts.
+struct SavedState {
   std::vector<nt::ActiveAlert> alerts;
+  std::vector<SavedSubscription> subscriptions;
+};
+
+SavedState readState(const std::string& path) {
+  SavedState saved;
   std::ifstream in(path);
-  if (!in) return alerts;
+  if (!in) return saved;
   const auto state = nlohmann::json::parse(in, nullptr, false);
-  if (!state.is_array()) {
-    spdlog::warn("state file {} is unreadable; starting without active alerts", path);
-    return alerts;
+  const bool legacy = state.is_array();
+  if (!legacy && !(state.is_object() && state.value("alerts", nlohmann::json::array()).is_array() &&
+                   state.value("subscriptions", nlohmann::json::array()).is_array())) {
+    spdlog::warn("state file {} is unreadable; starting without active alerts or chat subscriptions", path);
+    return saved;
   }
-  for (const auto& item : state) {
-    alerts.push_back({item.value("alert_id", ""), item.value("rule", ""), item.value("source", ""),
-                      item.value("zone", ""), item.value("since", std::int64_t{0})});
+  const auto& alerts = legacy ? state : state.value("alerts", nlohmann::json::array());
+  for (const auto& item : alerts) {
+    if (!item.is_object()) continue;
+    saved.alerts.push_back({item.value("alert_id", ""), item.value("rule", ""), item.value("source", ""),
+                            item.value("zone", ""), item.value("since", std::int64_t{0})});
   }
-  return alerts;
+  if (legacy) return saved;
+  for (const auto& item : state.value("subscriptions", nlohmann::json::array())) {
+    if (!item.is_object()) continue;
+    saved.subscriptions.push_back({item.value("chat_id", std::int64_t{0}), item.value("sink", ""),
+                                   item.value("source", ""), item.value("zone", ""),
+                                   item.value("count", std::int64_t{0})});
+  }
+  return saved;
 }
 
-void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& alerts) {
-  nlohmann::json state = nlohmann::json::array();
+void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& alerts,
+                const std::vector<SavedSubscription>& subscriptions) {
+  nlohmann::json state = {{"alerts", nlohmann::json::array()}, {"subscriptions", nlohmann::json::array()}};
   for (const auto& alert : alerts) {
-    state.push_back({{"alert_id", alert.alert_id}, {"rule", alert.rule}, {"source", alert.source},
-                     {"zone", alert.zone}, {"since", alert.since_ns}});
+    state["alerts"].push_back({{"alert_id", alert.alert_id}, {"rule", alert.rule}, {"source", alert.source},
+                               {"zone", alert.zone}, {"since", alert.since_ns}});
+  }
+  for (const auto& subscription : subscriptions) {
+    state["subscriptions"].push_back({{"chat_id", subscription.chat_id}, {"sink", subscription.sink},
+                                      {"source", subscription.source}, {"zone", subscription.zone},
+                                      {"count", subscription.count}});
   }
   const std::string temporary = path + ".tmp";
   {
@@ -127,6 +166,42 @@ void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& ale
     }
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) spdlog::error("cannot replace the state file {}", path);
+}
+
+// The engine's subscriptions made by chat commands: subscription rules the
+// rules file does not declare.
+std::vector<SavedSubscription> commandSubscriptions(const nt::Engine& engine, const std::set<std::string>& declared) {
+  std::vector<SavedSubscription> subscriptions;
+  for (const auto& rule : engine.rules()) {
+    if (!rule.from_subscription || declared.count(rule.name) || rule.chat_ids.size() != 1 || rule.sinks.size() != 1) {
+      continue;
+    }
+    subscriptions.push_back({rule.chat_ids[0], rule.sinks[0], rule.source, rule.zone, rule.alert_at});
+  }
+  return subscriptions;
+}
+
+// Subscriptions saved by an earlier run, for sinks that can still take them.
+std::size_t restoreSubscriptions(const std::vector<SavedSubscription>& saved, const nt::NotifierConfig& config,
+                                 nt::Engine& engine) {
+  std::size_t restored = 0;
+  for (const auto& subscription : saved) {
+    const auto sink = std::find_if(config.sinks.begin(), config.sinks.end(),
+                                   [&](const nt::SinkConfig& s) { return s.name == subscription.sink; });
+    if (sink == config.sinks.end() || sink->type != nt::SinkType::kTelegram ||
+        !vigil::events::isValidSourceId(subscription.source) || subscription.count < 1) {
+      spdlog::warn("dropping the saved subscription of chat {} to {}: its sink '{}' is gone or it is invalid",
+                   subscription.chat_id, subscription.source, subscription.sink);
+      continue;
+    }
+    auto rule = nt::subscriptionRule(config, subscription.chat_id, subscription.source, subscription.zone,
+                                     subscription.count, subscription.sink);
+    const auto rules = engine.rules();
+    if (std::any_of(rules.begin(), rules.end(), [&](const nt::Rule& r) { return r.name == rule.name; })) continue;
+    engine.addRule(std::move(rule));
+    ++restored;
+  }
+  return restored;
 }
 
 }  // namespace
@@ -142,7 +217,8 @@ int main(int argc, char** argv) {
                  "Publisher snapshot endpoint: learn the current state at start (late joiner)");
   app.add_option("--rules", rules_path, "Rules file (YAML); see configs/notifier-rules.yaml")->required();
   app.add_option("--state", state_path,
-                 "File keeping the active alerts across restarts (one clear per alert, no repeats)");
+                 "File keeping the active alerts (one clear per alert, no repeats) and the chats' "
+                 "/subscribe subscriptions across restarts");
   app.add_flag("--check", check_only, "Validate the rules file and exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->default_str("info");
   CLI11_PARSE(app, argc, argv);
@@ -176,13 +252,20 @@ int main(int argc, char** argv) {
                         dispatcher.dispatch(n);
                       },
                       vigil::events::wallClockNowNs());
+    std::set<std::string> declared;
+    for (const auto& rule : config.rules) declared.insert(rule.name);
     if (!state_path.empty()) {
-      const auto restored = readState(state_path);
-      if (!restored.empty()) spdlog::info("restored {} active alerts from {}", restored.size(), state_path);
-      engine.restore(restored, vigil::events::wallClockNowNs());
+      const SavedState saved = readState(state_path);
+      // Subscriptions first: their open alerts are restored onto them.
+      const auto subscriptions = restoreSubscriptions(saved.subscriptions, config, engine);
+      if (subscriptions > 0) spdlog::info("restored {} chat subscriptions from {}", subscriptions, state_path);
+      if (!saved.alerts.empty()) spdlog::info("restored {} active alerts from {}", saved.alerts.size(), state_path);
+      engine.restore(saved.alerts, vigil::events::wallClockNowNs());
     }
     auto save = [&] {
-      if (state_changed && !state_path.empty()) writeState(state_path, engine.active());
+      if (state_changed && !state_path.empty()) {
+        writeState(state_path, engine.active(), commandSubscriptions(engine, declared));
+      }
       state_changed = false;
     };
 
@@ -226,7 +309,9 @@ int main(int argc, char** argv) {
       }
       if (std::chrono::steady_clock::now() >= next_tick) {
         engine.tick(vigil::events::wallClockNowNs());
-        for (const auto& command : dispatcher.takeCommands()) handleCommand(command, config, engine, dispatcher);
+        for (const auto& command : dispatcher.takeCommands()) {
+          if (handleCommand(command, config, engine, dispatcher)) state_changed = true;
+        }
         save();
         next_tick = std::chrono::steady_clock::now() + kTickInterval;
       }

@@ -382,10 +382,16 @@ TEST_F(NotifierProcessTest, CommandSubscriptionsSurviveARestart) {
   EXPECT_EQ(readFile(state).find("\"chat_id\":7"), std::string::npos) << "declared in the rules file, not saved";
   notifier->signal(SIGTERM);
   ASSERT_EQ(notifier->wait(kDeadline), 0);
+  // Entries of the wrong shape (a hand edit, another version) are skipped.
+  auto saved = nlohmann::json::parse(readFile(state));
+  saved["subscriptions"].push_back({{"chat_id", "eleven"}, {"sink", "tg"}});
+  saved["alerts"].push_back(5);
+  writeFile(state, saved.dump());
 
   auto restarted = start(rules, {"--state", state});
   waitWatching(*restarted);
   EXPECT_NE(restarted->err().find("restored 1 chat subscriptions"), std::string::npos) << restarted->err();
+  EXPECT_NE(restarted->err().find("skipped 2 unreadable entries"), std::string::npos) << restarted->err();
   EXPECT_EQ(restarted->err().find("/subscribe cam-r"), std::string::npos)
       << "the first run confirmed the command to Telegram (its next getUpdates): it is not run again";
   ASSERT_TRUE(publishFacesUntil("cam-r", {{"entrance", 2}}, 2, [&] { return telegram.sentTo(11).size() == 2; }))

@@ -128,19 +128,30 @@ SavedState readState(const std::string& path) {
     spdlog::warn("state file {} is unreadable; starting without active alerts or chat subscriptions", path);
     return saved;
   }
+  // An entry of the wrong shape is skipped, not a reason to refuse to start.
+  std::size_t skipped = 0;
   const auto& alerts = legacy ? state : state.value("alerts", nlohmann::json::array());
   for (const auto& item : alerts) {
-    if (!item.is_object()) continue;
-    saved.alerts.push_back({item.value("alert_id", ""), item.value("rule", ""), item.value("source", ""),
-                            item.value("zone", ""), item.value("since", std::int64_t{0})});
+    try {
+      saved.alerts.push_back({item.at("alert_id").get<std::string>(), item.at("rule").get<std::string>(),
+                              item.value("source", ""), item.value("zone", ""),
+                              item.value("since", std::int64_t{0})});
+    } catch (const nlohmann::json::exception&) {
+      ++skipped;
+    }
   }
-  if (legacy) return saved;
-  for (const auto& item : state.value("subscriptions", nlohmann::json::array())) {
-    if (!item.is_object()) continue;
-    saved.subscriptions.push_back({item.value("chat_id", std::int64_t{0}), item.value("sink", ""),
-                                   item.value("source", ""), item.value("zone", ""),
-                                   item.value("count", std::int64_t{0})});
+  if (!legacy) {
+    for (const auto& item : state.value("subscriptions", nlohmann::json::array())) {
+      try {
+        saved.subscriptions.push_back({item.at("chat_id").get<std::int64_t>(), item.at("sink").get<std::string>(),
+                                       item.at("source").get<std::string>(), item.value("zone", ""),
+                                       item.at("count").get<std::int64_t>()});
+      } catch (const nlohmann::json::exception&) {
+        ++skipped;
+      }
+    }
   }
+  if (skipped > 0) spdlog::warn("state file {}: skipped {} unreadable entries", path, skipped);
   return saved;
 }
 

@@ -488,12 +488,12 @@ GstFlowReturn processFrame(VigilFaceCount* self, GstBuffer* buffer) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the video frame for reading"), (nullptr));
     return GST_FLOW_ERROR;
   }
-  // The grey frame the tracker follows faces on between detections, and the
-  // planner looks for unexplained motion on.
-  const cv::Mat grey = quarterSize(vigil::gst::lumaView(&frame));
   const cv::Rect2f frame_box(0.f, 0.f, static_cast<float>(GST_VIDEO_FRAME_WIDTH(&frame)),
                              static_cast<float>(GST_VIDEO_FRAME_HEIGHT(&frame)));
   try {
+    // The grey frame the tracker follows faces on between detections, and
+    // the planner looks for unexplained motion on.
+    const cv::Mat grey = quarterSize(vigil::gst::lumaView(&frame));
     const DetectorView view =
         detectorView(settings, *running->detector, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame));
     // Tracked faces account for the motion around them (where the follower

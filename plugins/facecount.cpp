@@ -43,6 +43,7 @@
 #include "vigil/gst/guard.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
 
 #include <gst/video/video.h>
 #include <opencv2/imgproc.hpp>
@@ -402,8 +403,7 @@ void analyse(GstVideoFrame* frame, Running& running, const Settings& settings, c
     for (vigil::faces::Face face : detector.detectWhole(bgr)) {
       face.box = cv::Rect2f(used.x + face.box.x * to_frame, used.y + face.box.y * to_frame,
                             face.box.width * to_frame, face.box.height * to_frame);
-      const cv::Point2f centre(face.box.x + face.box.width / 2, face.box.y + face.box.height / 2);
-      if (region.owned.contains(centre)) found.push_back(face);
+      if (region.owned.contains(vigil::tracking::centre(face.box))) found.push_back(face);
     }
   }
   // Neighbouring tiles overlap: one face seen by both is reported once.
@@ -434,8 +434,8 @@ std::vector<vigil::faces::FaceTrack> standingFaces(const Running& running, const
 void updateCounts(Running& running, const std::vector<vigil::faces::FaceTrack>& standing, const cv::Rect2f& frame_box) {
   std::vector<int> raw_zone_counts(running.zones->size(), 0);
   for (const auto& track : standing) {
-    const cv::Point2f centre((track.box.x + track.box.width / 2) / frame_box.width,
-                             (track.box.y + track.box.height / 2) / frame_box.height);
+    const cv::Point2f at = vigil::tracking::centre(track.box);
+    const cv::Point2f centre(at.x / frame_box.width, at.y / frame_box.height);
     for (std::size_t z = 0; z < running.zones->size(); ++z) {
       if ((*running.zones)[z].contains(centre)) ++raw_zone_counts[z];
     }

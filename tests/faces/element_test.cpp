@@ -6,6 +6,7 @@
 #include "vigil/groundtruth/face_score.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
 
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
@@ -86,10 +87,7 @@ Output readOutput(GstBuffer* buffer) {
   return output;
 }
 
-double overlap(const cv::Rect& a, const cv::Rect& b) {
-  const double intersection = (a & b).area();
-  return intersection / (a.area() + b.area() - intersection);
-}
+double overlap(const cv::Rect& a, const cv::Rect& b) { return vigil::tracking::iou(cv::Rect2f(a), cv::Rect2f(b)); }
 
 class FaceCountTest : public ::testing::Test {
  protected:

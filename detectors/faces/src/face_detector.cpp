@@ -1,6 +1,7 @@
 #include "vigil/faces/face_detector.hpp"
 
 #include "backends.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,12 +16,6 @@ namespace {
 // tile's border is whole in the next (up to about this fraction of a tile).
 constexpr float kTileOverlap = 0.2f;
 constexpr int kMaxTilesPerSide = 8;
-
-float overlapRatio(const cv::Rect2f& a, const cv::Rect2f& b) {
-  const float intersection = (a & b).area();
-  const float united = a.area() + b.area() - intersection;
-  return united > 0.f ? intersection / united : 0.f;
-}
 
 struct Span {
   int start, length;        // what the detector sees
@@ -46,8 +41,6 @@ std::vector<Span> spans(int extent, int count) {
   }
   return result;
 }
-
-cv::Point2f centreOf(const cv::Rect2f& box) { return {box.x + box.width / 2, box.y + box.height / 2}; }
 
 }  // namespace
 
@@ -78,7 +71,7 @@ std::vector<Face> suppressOverlaps(std::vector<Face> faces, float max_iou) {
   std::vector<Face> kept;
   for (const Face& face : faces) {
     const bool overlaps = std::any_of(kept.begin(), kept.end(), [&](const Face& better) {
-      return overlapRatio(better.box, face.box) > max_iou;
+      return tracking::iou(better.box, face.box) > max_iou;
     });
     if (!overlaps) kept.push_back(face);
   }
@@ -149,7 +142,7 @@ std::vector<Face> FaceDetector::detectInTile(const cv::Mat& bgr, std::size_t ind
   std::vector<Face> found = detectIn(bgr, tile.rect);
   const cv::Rect2f owned(tile.owned);
   found.erase(std::remove_if(found.begin(), found.end(),
-                             [&](const Face& face) { return !owned.contains(centreOf(face.box)); }),
+                             [&](const Face& face) { return !owned.contains(tracking::centre(face.box)); }),
               found.end());
   return finish(std::move(found), bgr.size());
 }

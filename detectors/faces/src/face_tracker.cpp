@@ -1,6 +1,7 @@
 #include "vigil/faces/face_tracker.hpp"
 
 #include "vigil/faces/change_mask.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -9,18 +10,6 @@
 #include <tuple>
 
 namespace vigil::faces {
-
-namespace {
-
-float overlapRatio(const cv::Rect2f& a, const cv::Rect2f& b) {
-  const float intersection = (a & b).area();
-  const float united = a.area() + b.area() - intersection;
-  return united > 0.f ? intersection / united : 0.f;
-}
-
-cv::Point2f centreOf(const cv::Rect2f& box) { return {box.x + box.width / 2, box.y + box.height / 2}; }
-
-}  // namespace
 
 FaceTracker::FaceTracker(FaceTrackerOptions options) : options_(options) {}
 
@@ -46,7 +35,7 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
     FaceTrack& track = tracks_[t];
     const FaceDetection& detection = detections[d];
     const auto frames = static_cast<float>(std::max<std::int64_t>(1, frame - track.last_seen_frame));
-    const cv::Point2f moved = (centreOf(detection.box) - centreOf(track.box)) / frames;
+    const cv::Point2f moved = (tracking::centre(detection.box) - tracking::centre(track.box)) / frames;
     // The first re-detection gives the whole velocity: blending it up from
     // zero would leave a walker behind its box for several scans.
     track.velocity = track.hits < 2 ? moved
@@ -65,7 +54,7 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
   std::vector<std::tuple<float, std::size_t, std::size_t>> pairs;
   for (std::size_t t = 0; t < predicted.size(); ++t) {
     for (std::size_t d = 0; d < detections.size(); ++d) {
-      const float overlap = overlapRatio(predicted[t].box, detections[d].box);
+      const float overlap = tracking::iou(predicted[t].box, detections[d].box);
       if (overlap >= options_.min_iou) pairs.emplace_back(overlap, t, d);
     }
   }
@@ -85,7 +74,7 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
       const float detection_height = std::max(1.f, detections[d].box.height);
       const float size_ratio = std::max(track_height, detection_height) / std::min(track_height, detection_height);
       if (size_ratio > options_.max_size_ratio) continue;
-      const cv::Point2f offset = centreOf(detections[d].box) - centreOf(predicted[t].box);
+      const cv::Point2f offset = tracking::centre(detections[d].box) - tracking::centre(predicted[t].box);
       const float heights = std::hypot(offset.x, offset.y) / std::max(track_height, detection_height);
       if (heights <= options_.gate_base + options_.gate_per_frame * elapsed) pairs.emplace_back(heights, t, d);
     }
@@ -100,7 +89,7 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
   for (std::size_t t = 0; t < tracks_.size(); ++t) {
     FaceTrack& track = tracks_[t];
     if ((predicted[t].box & frame_box).empty()) continue;  // walked out of the picture
-    if (!track_taken[t] && scanned.contains(centreOf(predicted[t].box)) && ++track.misses > options_.max_misses) {
+    if (!track_taken[t] && scanned.contains(tracking::centre(predicted[t].box)) && ++track.misses > options_.max_misses) {
       continue;
     }
     kept.push_back(track);

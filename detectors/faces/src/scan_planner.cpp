@@ -1,6 +1,7 @@
 #include "vigil/faces/scan_planner.hpp"
 
 #include "vigil/faces/change_mask.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -61,9 +62,8 @@ ScanPlan ScanPlanner::plan(const cv::Mat& changed, float scale, const std::vecto
   }
   if (options_.on_motion) {
     for (const cv::Rect2f& face : lost) {
-      const cv::Point2f centre(face.x + face.width / 2, face.y + face.height / 2);
       for (std::size_t t = 0; t < tiles.size(); ++t) {
-        if (tiles[t].contains(centre)) unexplained_[t] = std::max(unexplained_[t], options_.motion_area);
+        if (tiles[t].contains(tracking::centre(face))) unexplained_[t] = std::max(unexplained_[t], options_.motion_area);
       }
     }
   }

@@ -1,6 +1,7 @@
 #include "vigil/groundtruth/face_score.hpp"
 
 #include "vigil/groundtruth/face_layer.hpp"
+#include "vigil/tracking/iou_tracker.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,16 +9,6 @@
 #include <tuple>
 
 namespace vigil::groundtruth {
-
-namespace {
-
-double overlap(const cv::Rect2f& a, const cv::Rect2f& b) {
-  const double intersection = (a & b).area();
-  const double united = a.area() + b.area() - intersection;
-  return united > 0 ? intersection / united : 0.0;
-}
-
-}  // namespace
 
 bool isEvaluatedFace(const TruthObject& object) {
   return object.kind == kFaceKind && object.format != kSmallFace && !object.occluded;
@@ -48,7 +39,7 @@ void FaceScorer::add(const FrameTruth& truth, const std::vector<cv::Rect2f>& det
   std::vector<std::tuple<double, std::size_t, std::size_t>> pairs;
   for (std::size_t f = 0; f < faces.size(); ++f) {
     for (std::size_t d = 0; d < detections.size(); ++d) {
-      const double iou = overlap(cv::Rect2f(faces[f]->box), detections[d]);
+      const double iou = tracking::iou(cv::Rect2f(faces[f]->box), detections[d]);
       if (iou >= min_iou_) pairs.emplace_back(iou, f, d);
     }
   }

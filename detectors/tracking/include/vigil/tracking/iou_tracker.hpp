@@ -63,6 +63,9 @@ class IouTracker {
   std::int64_t next_id_ = 1;
 };
 
+// Intersection over union of two boxes (0 when both are empty).
 float iou(const cv::Rect2f& a, const cv::Rect2f& b);
+// A box's centre.
+inline cv::Point2f centre(const cv::Rect2f& box) { return {box.x + box.width / 2, box.y + box.height / 2}; }
 
 }  // namespace vigil::tracking

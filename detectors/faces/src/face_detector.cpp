@@ -133,20 +133,6 @@ std::vector<Face> FaceDetector::detectWhole(const cv::Mat& bgr) {
   return finish(detectTile(bgr), bgr.size());
 }
 
-std::vector<Face> FaceDetector::detectInTile(const cv::Mat& bgr, std::size_t index) {
-  if (bgr.empty()) return {};
-  checkInput(bgr);
-  const std::vector<Tile> all = tiles(bgr.size());
-  if (index >= all.size()) throw std::out_of_range("face detector tile index out of range");
-  const Tile& tile = all[index];
-  std::vector<Face> found = detectIn(bgr, tile.rect);
-  const cv::Rect2f owned(tile.owned);
-  found.erase(std::remove_if(found.begin(), found.end(),
-                             [&](const Face& face) { return !owned.contains(tracking::centre(face.box)); }),
-              found.end());
-  return finish(std::move(found), bgr.size());
-}
-
 std::unique_ptr<FaceDetector> makeFaceDetector(const DetectorOptions& options) {
   const std::string path =
       options.model_path.empty() ? defaultModelPath(options.backend) : options.model_path;

@@ -73,14 +73,10 @@ class FaceDetector {
 
   // The tiles options().tiles cuts an image of `size` into, row by row.
   std::vector<Tile> tiles(cv::Size size) const;
-  // Faces in one tile of `bgr` (an index into tiles(bgr.size())) whose box
-  // centre lies in the tile's owned part, in pixels of `bgr`: scanning one
-  // tile per frame in rotation costs one detector pass per frame, and a face
-  // on a tile border is reported by the one tile that owns its centre.
-  std::vector<Face> detectInTile(const cv::Mat& bgr, std::size_t index);
-
-  // Faces in all of `bgr` in one pass, ignoring the tile grid (a tile or a
-  // crop the caller cut out), in its pixels, after the size filter and NMS.
+  // Faces in all of `bgr` in one pass, ignoring the tile grid (a tile the
+  // caller cut out and converted alone), in its pixels, after the size filter
+  // and NMS. A caller scanning tiles keeps the faces whose centre lies in the
+  // tile's owned part, so a face on a tile border is reported once.
   std::vector<Face> detectWhole(const cv::Mat& bgr);
 
   const DetectorOptions& options() const { return options_; }

@@ -67,24 +67,14 @@ GstStructure* addAnalysis(GstBuffer* buffer, const char* kind, const char* roi_t
   return structure;
 }
 
-AnalysisRange::iterator::iterator(GstBuffer* buffer, bool end) : buffer_(buffer) {
-  if (!end) advance();
-}
-
-AnalysisRange::iterator& AnalysisRange::iterator::operator++() {
-  advance();
-  return *this;
-}
-
-void AnalysisRange::iterator::advance() {
-  current_ = nullptr;
-  while (GstMeta* meta = gst_buffer_iterate_meta(buffer_, &state_)) {
+GstStructure* nextAnalysis(GstBuffer* buffer, gpointer* state) {
+  while (GstMeta* meta = gst_buffer_iterate_meta(buffer, state)) {
     if (gst_meta_info_is_custom(meta->info) &&
         gst_custom_meta_has_name(reinterpret_cast<GstCustomMeta*>(meta), kAnalysisMeta)) {
-      current_ = gst_custom_meta_get_structure(reinterpret_cast<GstCustomMeta*>(meta));
-      return;
+      return gst_custom_meta_get_structure(reinterpret_cast<GstCustomMeta*>(meta));
     }
   }
+  return nullptr;
 }
 
 const char* analysisKind(const GstStructure* analysis) {
@@ -92,18 +82,9 @@ const char* analysisKind(const GstStructure* analysis) {
   return kind ? kind : "";
 }
 
-RoiRange::iterator::iterator(GstBuffer* buffer, bool end) : buffer_(buffer) {
-  if (!end) advance();
-}
-
-RoiRange::iterator& RoiRange::iterator::operator++() {
-  advance();
-  return *this;
-}
-
-void RoiRange::iterator::advance() {
-  GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer_, &state_, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE);
-  current_ = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
+GstVideoRegionOfInterestMeta* nextRegionOfInterest(GstBuffer* buffer, gpointer* state) {
+  GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE);
+  return reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
 }
 
 std::int64_t captureTimeNs(GstBuffer* buffer) {

@@ -54,22 +54,28 @@ GstStructure* addAnalysis(GstBuffer* buffer, const char* kind, const char* roi_t
 // The event kind of an analysis summary ("" if unset).
 const char* analysisKind(const GstStructure* analysis);
 
-// Iterates analysis summaries on a buffer: `for (auto* s : analyses(buffer))`.
-class AnalysisRange {
+// Iterates one kind of meta on a buffer; `Next` returns the one after the
+// gst_buffer_iterate_meta() cursor `*state`, or null at the end.
+template <typename T, T* (*Next)(GstBuffer*, gpointer*)>
+class MetaRange {
  public:
-  explicit AnalysisRange(GstBuffer* buffer) : buffer_(buffer) {}
+  explicit MetaRange(GstBuffer* buffer) : buffer_(buffer) {}
   class iterator {
    public:
-    iterator(GstBuffer* buffer, bool end);
-    GstStructure* operator*() const { return current_; }
-    iterator& operator++();
+    iterator(GstBuffer* buffer, bool end) : buffer_(buffer) {
+      if (!end) current_ = Next(buffer_, &state_);
+    }
+    T* operator*() const { return current_; }
+    iterator& operator++() {
+      current_ = Next(buffer_, &state_);
+      return *this;
+    }
     bool operator!=(const iterator& other) const { return current_ != other.current_; }
 
    private:
-    void advance();
     GstBuffer* buffer_;
     gpointer state_ = nullptr;
-    GstStructure* current_ = nullptr;
+    T* current_ = nullptr;
   };
   iterator begin() const { return iterator(buffer_, false); }
   iterator end() const { return iterator(buffer_, true); }
@@ -77,32 +83,17 @@ class AnalysisRange {
  private:
   GstBuffer* buffer_;
 };
+
+// The next analysis summary, and the next ROI meta (every roi type), after
+// the cursor `*state`; null at the end.
+GstStructure* nextAnalysis(GstBuffer* buffer, gpointer* state);
+GstVideoRegionOfInterestMeta* nextRegionOfInterest(GstBuffer* buffer, gpointer* state);
+
+// `for (GstStructure* summary : analyses(buffer))`
+using AnalysisRange = MetaRange<GstStructure, nextAnalysis>;
 inline AnalysisRange analyses(GstBuffer* buffer) { return AnalysisRange(buffer); }
-
-// Iterates a buffer's ROI metas (every roi type):
-// `for (GstVideoRegionOfInterestMeta* roi : regionsOfInterest(buffer))`.
-class RoiRange {
- public:
-  explicit RoiRange(GstBuffer* buffer) : buffer_(buffer) {}
-  class iterator {
-   public:
-    iterator(GstBuffer* buffer, bool end);
-    GstVideoRegionOfInterestMeta* operator*() const { return current_; }
-    iterator& operator++();
-    bool operator!=(const iterator& other) const { return current_ != other.current_; }
-
-   private:
-    void advance();
-    GstBuffer* buffer_;
-    gpointer state_ = nullptr;
-    GstVideoRegionOfInterestMeta* current_ = nullptr;
-  };
-  iterator begin() const { return iterator(buffer_, false); }
-  iterator end() const { return iterator(buffer_, true); }
-
- private:
-  GstBuffer* buffer_;
-};
+// `for (GstVideoRegionOfInterestMeta* roi : regionsOfInterest(buffer))`
+using RoiRange = MetaRange<GstVideoRegionOfInterestMeta, nextRegionOfInterest>;
 inline RoiRange regionsOfInterest(GstBuffer* buffer) { return RoiRange(buffer); }
 
 // Wall-clock capture time (ns since the epoch) carried as a

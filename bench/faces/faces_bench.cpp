@@ -104,12 +104,7 @@ int main(int argc, char** argv) {
   const std::string truth_path = (directory / "queue.truth.jsonl").string();
   int status = 0;
   try {
-    gt::Scene scene(kFrameSize, kStreamFps, seed);
-    gt::FaceLayerOptions options;
-    options.frames = frames;
-    options.seed = seed;
-    options.spots = 8;
-    scene.add(std::make_unique<gt::FaceLayer>(kFrameSize, gt::loadFaceSprites(), options));
+    const gt::Scene scene = gt::busyQueueScene(kFrameSize, kStreamFps, frames, seed);
     gt::ClipOptions clip_options;
     clip_options.frames = frames;
     gt::writeClip(scene, clip, clip_options, truth_path);

@@ -27,12 +27,7 @@ class FaceAccuracyTest : public ::testing::Test {
     std::string pattern = (std::filesystem::temp_directory_path() / "vigil-faces-acc-XXXXXX").string();
     directory_ = mkdtemp(pattern.data());
     clip_ = (directory_ / "queue.mkv").string();
-    gt::Scene scene(kFrameSize, 30, kSeed);
-    gt::FaceLayerOptions options;
-    options.frames = kFrames;
-    options.seed = kSeed;
-    options.spots = 8;
-    scene.add(std::make_unique<gt::FaceLayer>(kFrameSize, gt::loadFaceSprites(), options));
+    const gt::Scene scene = gt::busyQueueScene(kFrameSize, 30, kFrames, kSeed);
     gt::ClipOptions clip_options;
     clip_options.frames = kFrames;
     const std::string truth_path = (directory_ / "queue.truth.jsonl").string();

@@ -38,12 +38,7 @@ class TempDir {
 
 // Scores a detector on frames downscaled to `analysis_side` wide, as facecount does.
 gt::FaceScore scoreDetector(faces::FaceDetector& detector, int analysis_side) {
-  gt::Scene scene(kFrameSize, 30, kSeed);
-  gt::FaceLayerOptions options;
-  options.frames = kFrames;
-  options.seed = kSeed;
-  options.spots = 8;
-  scene.add(std::make_unique<gt::FaceLayer>(kFrameSize, gt::loadFaceSprites(), options));
+  const gt::Scene scene = gt::busyQueueScene(kFrameSize, 30, kFrames, kSeed);
   gt::FaceScorer scorer;
   for (std::int64_t frame = 0; frame < kFrames; frame += kFrameStep) {
     gt::FrameTruth truth;

@@ -206,4 +206,14 @@ std::string FaceLayer::queueZones() const {
   return out.str();
 }
 
+Scene busyQueueScene(cv::Size frame_size, double fps, std::int64_t frames, std::uint32_t seed) {
+  Scene scene(frame_size, fps, seed);
+  FaceLayerOptions options;
+  options.frames = frames;
+  options.seed = seed;
+  options.spots = 8;
+  scene.add(std::make_unique<FaceLayer>(frame_size, loadFaceSprites(), options));
+  return scene;
+}
+
 }  // namespace vigil::groundtruth

@@ -82,4 +82,9 @@ class FaceLayer : public Layer {
   std::vector<Person> people_;
 };
 
+// The busy queue the face accuracy test, the detector test and the bench
+// score on: eight spots, people walking in, waiting and leaving over `frames`
+// frames at `fps`, scene and people both drawn from `seed`.
+Scene busyQueueScene(cv::Size frame_size, double fps, std::int64_t frames, std::uint32_t seed);
+
 }  // namespace vigil::groundtruth

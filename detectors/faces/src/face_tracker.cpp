@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <tuple>
 
 namespace vigil::faces {
 
@@ -30,8 +29,8 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
   std::vector<bool> track_taken(tracks_.size(), false);
   std::vector<bool> detection_taken(detections.size(), false);
 
+  // For a pair greedyMatch() took (it marks both sides taken).
   auto continueTrack = [&](std::size_t t, std::size_t d) {
-    track_taken[t] = detection_taken[d] = true;
     FaceTrack& track = tracks_[t];
     const FaceDetection& detection = detections[d];
     const auto frames = static_cast<float>(std::max<std::int64_t>(1, frame - track.last_seen_frame));
@@ -51,16 +50,16 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
   };
 
   // Overlap first, best first (greedy is near-optimal at queue densities).
-  std::vector<std::tuple<float, std::size_t, std::size_t>> pairs;
+  std::vector<tracking::Candidate> pairs;
   for (std::size_t t = 0; t < predicted.size(); ++t) {
     for (std::size_t d = 0; d < detections.size(); ++d) {
       const float overlap = tracking::iou(predicted[t].box, detections[d].box);
-      if (overlap >= options_.min_iou) pairs.emplace_back(overlap, t, d);
+      if (overlap >= options_.min_iou) pairs.push_back({overlap, t, d});
     }
   }
-  std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
-  for (const auto& [overlap, t, d] : pairs) {
-    if (!track_taken[t] && !detection_taken[d]) continueTrack(t, d);
+  for (const auto& [t, d] : tracking::greedyMatch(std::move(pairs), tracking::Best::Highest, track_taken,
+                                                  detection_taken)) {
+    continueTrack(t, d);
   }
 
   // Then by distance, in face heights, nearest first.
@@ -76,12 +75,12 @@ const std::vector<FaceTrack>& FaceTracker::update(const std::vector<FaceDetectio
       if (size_ratio > options_.max_size_ratio) continue;
       const cv::Point2f offset = tracking::centre(detections[d].box) - tracking::centre(predicted[t].box);
       const float heights = std::hypot(offset.x, offset.y) / std::max(track_height, detection_height);
-      if (heights <= options_.gate_base + options_.gate_per_frame * elapsed) pairs.emplace_back(heights, t, d);
+      if (heights <= options_.gate_base + options_.gate_per_frame * elapsed) pairs.push_back({heights, t, d});
     }
   }
-  std::sort(pairs.begin(), pairs.end(), [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-  for (const auto& [distance, t, d] : pairs) {
-    if (!track_taken[t] && !detection_taken[d]) continueTrack(t, d);
+  for (const auto& [t, d] : tracking::greedyMatch(std::move(pairs), tracking::Best::Lowest, track_taken,
+                                                  detection_taken)) {
+    continueTrack(t, d);
   }
 
   std::vector<FaceTrack> kept;

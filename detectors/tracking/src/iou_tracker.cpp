@@ -1,7 +1,6 @@
 #include "vigil/tracking/iou_tracker.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 namespace vigil::tracking {
 
@@ -9,6 +8,22 @@ float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
   const float intersection = (a & b).area();
   const float united = a.area() + b.area() - intersection;
   return united > 0.f ? intersection / united : 0.f;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> greedyMatch(std::vector<Candidate> candidates, Best best,
+                                                             std::vector<bool>& a_taken, std::vector<bool>& b_taken) {
+  if (best == Best::Highest) {
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& x, const Candidate& y) { return x.rank > y.rank; });
+  } else {
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& x, const Candidate& y) { return x.rank < y.rank; });
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> matched;
+  for (const Candidate& candidate : candidates) {
+    if (a_taken[candidate.a] || b_taken[candidate.b]) continue;
+    a_taken[candidate.a] = b_taken[candidate.b] = true;
+    matched.emplace_back(candidate.a, candidate.b);
+  }
+  return matched;
 }
 
 IouTracker::IouTracker(TrackerOptions options) : options_(options) {}
@@ -23,23 +38,19 @@ const std::vector<Track>& IouTracker::update(const std::vector<Detection>& detec
   // Candidate pairs against predicted boxes, best overlap first (greedy is
   // within a few percent of Hungarian at these object counts, and O(n m log).
   const std::vector<Track> predicted = predict(frame);
-  std::vector<std::tuple<float, std::size_t, std::size_t>> pairs;
+  std::vector<Candidate> pairs;
   for (std::size_t t = 0; t < predicted.size(); ++t) {
     for (std::size_t d = 0; d < detections.size(); ++d) {
       const auto& key = detections[d].key;
       if (!key.empty() && !predicted[t].key.empty() && key != predicted[t].key) continue;
       const float overlap = iou(predicted[t].box, detections[d].box);
-      if (overlap >= options_.min_iou) pairs.emplace_back(overlap, t, d);
+      if (overlap >= options_.min_iou) pairs.push_back({overlap, t, d});
     }
   }
-  std::sort(pairs.begin(), pairs.end(),
-            [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
 
   std::vector<bool> track_taken(tracks_.size(), false);
   std::vector<bool> detection_taken(detections.size(), false);
-  for (const auto& [overlap, t, d] : pairs) {
-    if (track_taken[t] || detection_taken[d]) continue;
-    track_taken[t] = detection_taken[d] = true;
+  for (const auto& [t, d] : greedyMatch(std::move(pairs), Best::Highest, track_taken, detection_taken)) {
     Track& track = tracks_[t];
     const Detection& detection = detections[d];
     const float frames = static_cast<float>(std::max<std::int64_t>(1, frame - track.last_seen_frame));

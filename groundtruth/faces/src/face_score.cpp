@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <tuple>
 
 namespace vigil::groundtruth {
 
@@ -36,22 +35,19 @@ void FaceScorer::add(const FrameTruth& truth, const std::vector<cv::Rect2f>& det
     if (object.kind == kFaceKind) faces.push_back(&object);
   }
   // Greedy matching, best overlap first.
-  std::vector<std::tuple<double, std::size_t, std::size_t>> pairs;
+  std::vector<tracking::Candidate> pairs;
   for (std::size_t f = 0; f < faces.size(); ++f) {
     for (std::size_t d = 0; d < detections.size(); ++d) {
-      const double iou = tracking::iou(cv::Rect2f(faces[f]->box), detections[d]);
-      if (iou >= min_iou_) pairs.emplace_back(iou, f, d);
+      const float overlap = tracking::iou(cv::Rect2f(faces[f]->box), detections[d]);
+      if (overlap >= min_iou_) pairs.push_back({overlap, f, d});
     }
   }
-  std::sort(pairs.begin(), pairs.end(),
-            [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
   std::vector<bool> face_taken(faces.size(), false);
   std::vector<bool> detection_taken(detections.size(), false);
   std::int64_t hits = 0;
   std::int64_t on_dont_care = 0;
-  for (const auto& [iou, f, d] : pairs) {
-    if (face_taken[f] || detection_taken[d]) continue;
-    face_taken[f] = detection_taken[d] = true;
+  for (const auto& [f, d] : tracking::greedyMatch(std::move(pairs), tracking::Best::Highest, face_taken,
+                                                  detection_taken)) {
     if (isEvaluatedFace(*faces[f])) {
       ++hits;
     } else {

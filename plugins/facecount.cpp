@@ -322,62 +322,38 @@ vigil::faces::ScanPlannerOptions plannerOptions(const Settings& settings) {
   return options;
 }
 
-// The detector's view of a frame: the downscaled copy it scans, its tiles,
-// and the factor from copy pixels to frame pixels.
-struct DetectorView {
-  vigil::faces::TileGrid grid;
-  int side = 0;         // longer side of the downscaled copy
-  cv::Size size;        // of the downscaled copy
-  float to_frame = 1.f;
-  int model_side = 0;   // the detector's fixed input side, 0 for none (Haar)
-  std::vector<vigil::faces::Tile> tiles;   // copy pixels
-  std::vector<cv::Rect2f> owned_in_frame;  // each tile's owned part, frame pixels
-};
-
-DetectorView detectorView(const Settings& settings, vigil::faces::FaceDetector& detector, int width, int height) {
-  DetectorView view;
-  view.grid = tileGrid(settings.tiling, width, height);
-  view.side = analysisSide(settings, view.grid);
-  view.size = vigil::gst::downscaledSize(width, height, view.side);
-  view.to_frame = static_cast<float>(width) / static_cast<float>(view.size.width);
-  view.model_side = settings.backend == vigil::faces::Backend::BlazeFace ? kBlazeFaceTileSide : 0;
-  detector.setTiles(view.grid);
-  view.tiles = detector.tiles(view.size);
-  for (const vigil::faces::Tile& tile : view.tiles) {
-    const cv::Rect& owned = tile.owned;
-    view.owned_in_frame.emplace_back(owned.x * view.to_frame, owned.y * view.to_frame,
-                                     owned.width * view.to_frame, owned.height * view.to_frame);
-  }
-  return view;
-}
-
-// One detector pass: a part of the frame (frame pixels), converted to BGR at
-// `side` pixels on its longer side, answering for the faces whose centre lies
-// in `owned`.
+// One detector pass over a part of the frame: `region` (frame pixels),
+// converted to BGR at `side` pixels on its longer side, answering for the
+// faces whose centre lies in `owned`.
 struct ScanRegion {
   cv::Rect region;
   int side = 0;
   cv::Rect2f owned;
 };
 
-// The parts of the frame the plan scans: its tiles, each converted alone.
-std::vector<ScanRegion> scanRegions(const DetectorView& view, const vigil::faces::ScanPlan& plan,
-                                    const cv::Rect2f& frame_box, cv::Rect2f& scanned) {
+// The frame's tiles as the detector scans them, each cut from the frame and
+// converted on its own.
+std::vector<ScanRegion> tileRegions(const Settings& settings, vigil::faces::FaceDetector& detector, int width,
+                                    int height) {
+  const vigil::faces::TileGrid grid = tileGrid(settings.tiling, width, height);
+  const cv::Size copy = vigil::gst::downscaledSize(width, height, analysisSide(settings, grid));
+  const float to_frame = static_cast<float>(width) / static_cast<float>(copy.width);
+  // A tile is cut to about the model's input size; cut it to exactly that,
+  // so the detector does not resample it a second time.
+  const int model_side = settings.backend == vigil::faces::Backend::BlazeFace ? kBlazeFaceTileSide : 0;
+  detector.setTiles(grid);
   std::vector<ScanRegion> regions;
-  const bool every_tile = plan.tiles.size() == view.tiles.size() && view.tiles.size() > 1;
-  scanned = every_tile ? frame_box : view.owned_in_frame[plan.tiles.front()];
-  for (std::size_t index : plan.tiles) {
-    const cv::Rect& rect = view.tiles[index].rect;
-    const float to_frame = view.to_frame;
+  for (const vigil::faces::Tile& tile : detector.tiles(copy)) {
+    const cv::Rect& rect = tile.rect;
     const cv::Rect in_frame(cv::Point(static_cast<int>(std::floor(rect.x * to_frame)),
                                       static_cast<int>(std::floor(rect.y * to_frame))),
                             cv::Point(static_cast<int>(std::ceil((rect.x + rect.width) * to_frame)),
                                       static_cast<int>(std::ceil((rect.y + rect.height) * to_frame))));
-    // A tile is cut to about the model's input size; cut it to exactly that,
-    // so the detector does not resample it a second time.
     const int side = std::max(rect.width, rect.height);
-    regions.push_back({in_frame, view.model_side > 0 ? std::min(side, view.model_side) : side,
-                       view.owned_in_frame[index]});
+    const cv::Rect& owned = tile.owned;
+    regions.push_back({in_frame, model_side > 0 ? std::min(side, model_side) : side,
+                       cv::Rect2f(owned.x * to_frame, owned.y * to_frame, owned.width * to_frame,
+                                  owned.height * to_frame)});
   }
   return regions;
 }
@@ -386,16 +362,17 @@ std::vector<ScanRegion> scanRegions(const DetectorView& view, const vigil::faces
 // found. Tracks outside the scanned part are carried and keep their standing
 // until their own scan; the planner scans every tile on the first frame, so
 // the count is whole at once.
-void analyse(GstVideoFrame* frame, Running& running, const Settings& settings, const DetectorView& view,
-             const vigil::faces::ScanPlan& plan) {
+void analyse(GstVideoFrame* frame, Running& running, const Settings& settings,
+             const std::vector<ScanRegion>& tiles, const vigil::faces::ScanPlan& plan) {
   vigil::faces::FaceDetector& detector = *running.detector;
   detector.setScoreThreshold(static_cast<float>(settings.score_threshold));
   const cv::Rect2f frame_box(0.f, 0.f, static_cast<float>(GST_VIDEO_FRAME_WIDTH(frame)),
                              static_cast<float>(GST_VIDEO_FRAME_HEIGHT(frame)));
-  cv::Rect2f scanned;
-  const std::vector<ScanRegion> regions = scanRegions(view, plan, frame_box, scanned);
+  const bool every_tile = plan.tiles.size() == tiles.size() && tiles.size() > 1;
+  const cv::Rect2f scanned = every_tile ? frame_box : tiles[plan.tiles.front()].owned;
   std::vector<vigil::faces::Face> found;
-  for (const ScanRegion& region : regions) {
+  for (std::size_t index : plan.tiles) {
+    const ScanRegion& region = tiles[index];
     cv::Rect used;
     const cv::Mat bgr = vigil::gst::regionBgr(frame, region.region, region.side, &used);
     const float to_frame = static_cast<float>(used.width) / static_cast<float>(bgr.cols);
@@ -411,9 +388,10 @@ void analyse(GstVideoFrame* frame, Running& running, const Settings& settings, c
   std::vector<vigil::faces::FaceDetection> detections;
   for (const vigil::faces::Face& face : found) detections.push_back({face.box, face.score});
   running.tracker.update(detections, running.frame, scanned, frame_box);
+  const cv::Rect& first = tiles[plan.tiles.front()].region;
   GST_LOG("frame %" G_GINT64_FORMAT ": %zu faces in %zu tile(s), first %dx%d at (%d,%d)%s", running.frame,
-          detections.size(), regions.size(), regions.front().region.width, regions.front().region.height,
-          regions.front().region.x, regions.front().region.y, plan.for_motion ? ", for motion" : "");
+          detections.size(), plan.tiles.size(), first.width, first.height, first.x, first.y,
+          plan.for_motion ? ", for motion" : "");
 }
 
 // The faces standing on this frame: tracks their last scan found, that the
@@ -494,8 +472,10 @@ GstFlowReturn processFrame(VigilFaceCount* self, GstBuffer* buffer) {
     // The grey frame the tracker follows faces on between detections, and
     // the planner looks for unexplained motion on.
     const cv::Mat grey = quarterSize(vigil::gst::lumaView(&frame));
-    const DetectorView view =
-        detectorView(settings, *running->detector, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame));
+    const std::vector<ScanRegion> tiles =
+        tileRegions(settings, *running->detector, GST_VIDEO_FRAME_WIDTH(&frame), GST_VIDEO_FRAME_HEIGHT(&frame));
+    std::vector<cv::Rect2f> owned;
+    for (const ScanRegion& tile : tiles) owned.push_back(tile.owned);
     // Tracked faces account for the motion around them (where the follower
     // holds them, or where they are predicted to be). A face wholly in the
     // picture that the follower lost, or that its last scan did not find, asks
@@ -510,9 +490,9 @@ GstFlowReturn processFrame(VigilFaceCount* self, GstBuffer* buffer) {
     const cv::Mat& changed = running->changes.update(grey);
     running->planner.setOptions(plannerOptions(settings));
     const vigil::faces::ScanPlan plan = running->planner.plan(changed, grey_scale,
-                                                              view.owned_in_frame, tracked, lost, running->frame);
+                                                              owned, tracked, lost, running->frame);
     if (!plan.tiles.empty()) {
-      analyse(&frame, *running, settings, view, plan);
+      analyse(&frame, *running, settings, tiles, plan);
       priv->counters.scans += plan.tiles.size();
       if (plan.for_motion) priv->counters.motion_scans += plan.tiles.size();
     }

@@ -192,9 +192,10 @@ std::vector<SavedSubscription> commandSubscriptions(const nt::Engine& engine, co
   return subscriptions;
 }
 
-// Subscriptions saved by an earlier run, for sinks that can still take them.
+// Subscriptions saved by an earlier run, for sinks that can still take them;
+// one the rules file now declares (`declared`: its rule names) is left to it.
 std::size_t restoreSubscriptions(const std::vector<SavedSubscription>& saved, const nt::NotifierConfig& config,
-                                 nt::Engine& engine) {
+                                 std::set<std::string> declared, nt::Engine& engine) {
   std::size_t restored = 0;
   for (const auto& subscription : saved) {
     const auto sink = std::find_if(config.sinks.begin(), config.sinks.end(),
@@ -207,8 +208,7 @@ std::size_t restoreSubscriptions(const std::vector<SavedSubscription>& saved, co
     }
     auto rule = nt::subscriptionRule(config, subscription.chat_id, subscription.source, subscription.zone,
                                      subscription.count, subscription.sink);
-    const auto rules = engine.rules();
-    if (std::any_of(rules.begin(), rules.end(), [&](const nt::Rule& r) { return r.name == rule.name; })) continue;
+    if (!declared.insert(rule.name).second) continue;
     engine.addRule(std::move(rule));
     ++restored;
   }
@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
     if (!state_path.empty()) {
       const SavedState saved = readState(state_path);
       // Subscriptions first: their open alerts are restored onto them.
-      const auto subscriptions = restoreSubscriptions(saved.subscriptions, config, engine);
+      const auto subscriptions = restoreSubscriptions(saved.subscriptions, config, declared, engine);
       if (subscriptions > 0) spdlog::info("restored {} chat subscriptions from {}", subscriptions, state_path);
       if (!saved.alerts.empty()) spdlog::info("restored {} active alerts from {}", saved.alerts.size(), state_path);
       engine.restore(saved.alerts, vigil::events::wallClockNowNs());

@@ -6,6 +6,7 @@
 #include "vigil/codes/gs1.hpp"
 #include "vigil/groundtruth/clip.hpp"
 #include "vigil/groundtruth/codes.hpp"
+#include "vigil/groundtruth/field_corpus.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
 
@@ -201,15 +202,24 @@ int main(int argc, char** argv) {
   struct Clip {
     const char* name;
     bool hard;
+    std::uint32_t seed;
+    const char* field_split;  // over real photographs of this split, or nullptr
   };
-  for (const Clip& clip : {Clip{"hard (rotated, tilted, blurred, noisy)", true}, Clip{"flat and clean", false}}) {
+  // The field clips put the hard placements over real photographs (the field
+  // corpus' dev and test splits): tune on dev, report test.
+  for (const Clip& clip : {Clip{"hard (rotated, tilted, blurred, noisy)", true, 31, nullptr},
+                           Clip{"flat and clean", false, 32, nullptr},
+                           Clip{"field dev (hard, over real photographs)", true, 33, "dev"},
+                           Clip{"field test (hard, over real photographs)", true, 34, "test"}}) {
     gt::CodeSceneOptions options;
-    options.seed = clip.hard ? 31 : 32;
+    options.seed = clip.seed;
     options.codes_per_format = kCodesPerFormat;
     options.hard = clip.hard;
     options.fps = kFps;
     const auto placements = gt::makeCodePlacements(options);
-    const gt::Scene scene = gt::makeCodeScene(options, placements);
+    const gt::Scene scene = clip.field_split ? gt::makeFieldCodeScene(gt::fieldSplitFromName(clip.field_split),
+                                                                      options, placements)
+                                             : gt::makeCodeScene(options, placements);
     gt::ClipOptions clip_options;
     clip_options.frames = gt::codeSceneLength(placements);
     const std::string video = (dir / "codes.mkv").string();

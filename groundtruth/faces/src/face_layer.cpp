@@ -67,6 +67,43 @@ std::string facePhotoDirectory() {
   return models + "/faces";
 }
 
+FaceSprite cutFaceSprite(const cv::Mat& photo, const cv::Rect& face) {
+  cv::Rect crop(face.x - static_cast<int>(face.width * kMarginSide),
+                face.y - static_cast<int>(face.height * kMarginTop),
+                face.width + 2 * static_cast<int>(face.width * kMarginSide),
+                face.height + static_cast<int>(face.height * (kMarginTop + kMarginBottom)));
+  crop &= cv::Rect(0, 0, photo.cols, photo.rows);
+  if ((crop & face) != face) throw std::runtime_error("annotated face lies outside its photograph");
+  FaceSprite sprite;
+  sprite.bgr = photo(crop).clone();
+  cv::Mat mask(crop.size(), CV_32F, cv::Scalar(0));
+  cv::ellipse(mask, cv::Point(crop.width / 2, crop.height / 2),
+              cv::Size(static_cast<int>(crop.width * kEllipseRadius),
+                       static_cast<int>(crop.height * kEllipseRadius)),
+              0, 0, 360, cv::Scalar(1), cv::FILLED);
+  cv::GaussianBlur(mask, sprite.alpha, cv::Size(), crop.width * kFeather);
+  sprite.face = cv::Rect2f(cv::Point2f(face.tl() - crop.tl()), cv::Size2f(face.size()));
+  return sprite;
+}
+
+cv::Rect blendSprite(cv::Mat& bgr, const cv::Mat& colour, const cv::Mat& alpha, cv::Point origin) {
+  const cv::Rect drawn = cv::Rect(origin, colour.size()) & cv::Rect(0, 0, bgr.cols, bgr.rows);
+  if (drawn.empty()) return drawn;
+  const cv::Rect source(drawn.tl() - origin, drawn.size());
+  for (int row = 0; row < drawn.height; ++row) {
+    const auto* from = colour.ptr<cv::Vec3b>(source.y + row) + source.x;
+    const float* weight = alpha.ptr<float>(source.y + row) + source.x;
+    auto* target = bgr.ptr<cv::Vec3b>(drawn.y + row) + drawn.x;
+    for (int column = 0; column < drawn.width; ++column) {
+      const float a = weight[column];
+      for (int c = 0; c < 3; ++c) {
+        target[column][c] = cv::saturate_cast<uchar>(a * from[column][c] + (1.f - a) * target[column][c]);
+      }
+    }
+  }
+  return drawn;
+}
+
 std::vector<FaceSprite> loadFaceSprites(const std::string& directory) {
   std::vector<FaceSprite> sprites;
   for (const AnnotatedFace& annotated : kAnnotatedFaces) {
@@ -76,23 +113,7 @@ std::vector<FaceSprite> loadFaceSprites(const std::string& directory) {
       throw std::runtime_error("face photo missing or unreadable: " + path +
                                " (install it with scripts/models/face-samples.sh)");
     }
-    const cv::Rect& face = annotated.face;
-    cv::Rect crop(face.x - static_cast<int>(face.width * kMarginSide),
-                  face.y - static_cast<int>(face.height * kMarginTop),
-                  face.width + 2 * static_cast<int>(face.width * kMarginSide),
-                  face.height + static_cast<int>(face.height * (kMarginTop + kMarginBottom)));
-    crop &= cv::Rect(0, 0, photo.cols, photo.rows);
-    if ((crop & face) != face) throw std::runtime_error("annotated face lies outside " + path);
-    FaceSprite sprite;
-    sprite.bgr = photo(crop).clone();
-    cv::Mat mask(crop.size(), CV_32F, cv::Scalar(0));
-    cv::ellipse(mask, cv::Point(crop.width / 2, crop.height / 2),
-                cv::Size(static_cast<int>(crop.width * kEllipseRadius),
-                         static_cast<int>(crop.height * kEllipseRadius)),
-                0, 0, 360, cv::Scalar(1), cv::FILLED);
-    cv::GaussianBlur(mask, sprite.alpha, cv::Size(), crop.width * kFeather);
-    sprite.face = cv::Rect2f(cv::Point2f(face.tl() - crop.tl()), cv::Size2f(face.size()));
-    sprites.push_back(std::move(sprite));
+    sprites.push_back(cutFaceSprite(photo, annotated.face));
   }
   return sprites;
 }
@@ -164,21 +185,7 @@ void FaceLayer::render(cv::Mat& bgr, std::int64_t frame, std::vector<TruthObject
     const cv::Point sprite_origin(
         static_cast<int>(std::lround(face_centre.x - person.face_offset.x - person.face_size.width / 2)),
         static_cast<int>(std::lround(face_centre.y - person.face_offset.y - person.face_size.height / 2)));
-    const cv::Rect sprite_box(sprite_origin, person.bgr.size());
-    const cv::Rect drawn = sprite_box & frame_box;
-    if (drawn.empty()) continue;
-    const cv::Rect source(drawn.tl() - sprite_origin, drawn.size());
-    for (int row = 0; row < drawn.height; ++row) {
-      const auto* colour = person.bgr.ptr<cv::Vec3b>(source.y + row) + source.x;
-      const float* alpha = person.alpha.ptr<float>(source.y + row) + source.x;
-      auto* target = bgr.ptr<cv::Vec3b>(drawn.y + row) + drawn.x;
-      for (int column = 0; column < drawn.width; ++column) {
-        const float a = alpha[column];
-        for (int c = 0; c < 3; ++c) {
-          target[column][c] = cv::saturate_cast<uchar>(a * colour[column][c] + (1.f - a) * target[column][c]);
-        }
-      }
-    }
+    if (blendSprite(bgr, person.bgr, person.alpha, sprite_origin).empty()) continue;
     const cv::Rect face(
         sprite_origin + cv::Point(static_cast<int>(std::lround(person.face_offset.x)),
                                   static_cast<int>(std::lround(person.face_offset.y))),

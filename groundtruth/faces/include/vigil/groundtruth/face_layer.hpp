@@ -40,6 +40,15 @@ struct FaceSprite {
   cv::Rect2f face;    // face box in sprite pixels
 };
 
+// Cuts the sprite of one annotated face (photograph pixels) out of `photo`;
+// throws std::runtime_error if the face is not inside the photograph.
+FaceSprite cutFaceSprite(const cv::Mat& photo, const cv::Rect& face);
+
+// Alpha-blends `colour` (CV_8UC3) weighted by `alpha` (CV_32F, same size) into
+// `bgr` with its top-left at `origin`, clipped to the frame; returns the part
+// of the frame drawn on (empty when the sprite lies outside).
+cv::Rect blendSprite(cv::Mat& bgr, const cv::Mat& colour, const cv::Mat& alpha, cv::Point origin);
+
 // Loads every annotated face from `directory`; throws std::runtime_error
 // naming the missing photo and the setup script that installs it.
 std::vector<FaceSprite> loadFaceSprites(const std::string& directory = facePhotoDirectory());

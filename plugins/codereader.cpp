@@ -37,6 +37,7 @@
 #include "vigil/codes/code_reader.hpp"
 #include "vigil/codes/format.hpp"
 #include "vigil/codes/gs1.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/gst/frame.hpp"
 #include "vigil/gst/guard.hpp"
 #include "vigil/gst/meta.hpp"
@@ -62,17 +63,7 @@ GST_DEBUG_CATEGORY_STATIC(vigil_code_reader_debug);
 namespace {
 
 constexpr const char* kAnalysisKind = "codes";
-constexpr const char* kFieldCount = "count";
-constexpr const char* kFieldFormat = "format";
-constexpr const char* kFieldText = "text";
-constexpr const char* kFieldRaw = "raw";
-constexpr const char* kFieldGs1 = "gs1";
-constexpr const char* kFieldErrors = "errors";
-constexpr const char* kFieldFirstSeen = "first_seen";
-constexpr const char* kFieldState = "state";
-constexpr const char* kStateAppeared = "appeared";
-constexpr const char* kStateVisible = "visible";
-constexpr const char* kStateLeft = "left";
+namespace key = vigil::events::key::codes;
 
 constexpr const char* kDefaultFormats = "all";
 constexpr guint kDefaultInterval = 1;
@@ -170,7 +161,7 @@ std::string trackKey(const vigil::codes::Code& code) {
 
 // The `gs1` structure: AI -> interpreted value, and `errors` when invalid.
 vigil::gst::StructurePtr gs1Structure(const vigil::codes::Gs1Data& data) {
-  vigil::gst::StructurePtr structure(gst_structure_new_empty(kFieldGs1));
+  vigil::gst::StructurePtr structure(gst_structure_new_empty(key::kGs1));
   for (const auto& element : data.elements) {
     gst_structure_set(structure.get(), element.ai.c_str(), G_TYPE_STRING, element.value.c_str(), nullptr);
   }
@@ -183,7 +174,7 @@ vigil::gst::StructurePtr gs1Structure(const vigil::codes::Gs1Data& data) {
       g_value_set_string(&item, error.c_str());
       gst_value_array_append_and_take_value(&errors, &item);
     }
-    gst_structure_take_value(structure.get(), kFieldErrors, &errors);
+    gst_structure_take_value(structure.get(), key::kGs1Errors, &errors);
   }
   return structure;
 }
@@ -202,14 +193,14 @@ void attachCode(GstBuffer* buffer, const cv::Rect& box, std::int64_t track_id, c
   // `text` is what the code says (GS1 in bracket form), the key people and
   // rules match on; `raw` is how it was read: AIM symbology identifier, then
   // the bytes, with GS (0x1D) for FNC1.
-  gst_structure_set(object, kFieldFormat, G_TYPE_STRING, vigil::codes::formatName(code.format), kFieldText,
-                    G_TYPE_STRING, validUtf8(code.canonicalText()).c_str(), kFieldRaw, G_TYPE_STRING,
-                    validUtf8(code.text).c_str(), kFieldFirstSeen, G_TYPE_INT64,
-                    static_cast<gint64>(followed.first_seen_ns), kFieldState, G_TYPE_STRING, state,
+  gst_structure_set(object, key::kFormat, G_TYPE_STRING, vigil::codes::formatName(code.format), key::kText,
+                    G_TYPE_STRING, validUtf8(code.canonicalText()).c_str(), key::kRaw, G_TYPE_STRING,
+                    validUtf8(code.text).c_str(), key::kFirstSeen, G_TYPE_INT64,
+                    static_cast<gint64>(followed.first_seen_ns), key::kState, G_TYPE_STRING, state,
                     vigil::gst::kFieldPublish, G_TYPE_BOOLEAN, publish ? TRUE : FALSE, nullptr);
   if (const auto gs1 = code.gs1Data()) {
     vigil::gst::StructurePtr nested = gs1Structure(*gs1);
-    gst_structure_set(object, kFieldGs1, GST_TYPE_STRUCTURE, nested.get(), nullptr);
+    gst_structure_set(object, key::kGs1, GST_TYPE_STRUCTURE, nested.get(), nullptr);
   }
 }
 
@@ -310,21 +301,21 @@ GstFlowReturn processFrame(VigilCodeReader* self, GstBuffer* buffer) {
     ++count;
     const bool is_new = std::find(appeared.begin(), appeared.end(), track.id) != appeared.end();
     attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second,
-               is_new ? kStateAppeared : kStateVisible, is_new);
+               is_new ? key::kStateAppeared : key::kStateVisible, is_new);
   }
   bool any_left = false;
   for (const auto& track : left) {
     const auto followed = running->followed.find(track.id);
     if (followed == running->followed.end()) continue;
     if (settings.report_left) {
-      attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second, kStateLeft, true);
+      attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second, key::kStateLeft, true);
       any_left = true;
     }
     running->followed.erase(followed);
   }
   const bool publish = !appeared.empty() || any_left;
   GstStructure* summary = vigil::gst::addAnalysis(buffer, kAnalysisKind, vigil::gst::kRoiBarcode, publish);
-  gst_structure_set(summary, kFieldCount, G_TYPE_INT, count, nullptr);
+  gst_structure_set(summary, key::kCount, G_TYPE_INT, count, nullptr);
   ++running->frame;
   return GST_FLOW_OK;
 }

@@ -38,6 +38,7 @@
 #include "vigil/faces/face_detector.hpp"
 #include "vigil/faces/face_tracker.hpp"
 #include "vigil/faces/scan_planner.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/faces/zones.hpp"
 #include "vigil/gst/frame.hpp"
 #include "vigil/gst/guard.hpp"
@@ -67,8 +68,6 @@ enum class TileScan { All, Rotate };
 enum TilingValue { kTilingOff = 0, kTilingAuto = 1, kTiling2x1 = 2, kTiling2x2 = 3, kTiling3x2 = 4 };
 
 constexpr const char* kAnalysisKind = "faces";
-constexpr const char* kFieldCount = "count";
-constexpr const char* kFieldZones = "zones";
 constexpr const char* kZonesStructure = "zones";
 
 constexpr vigil::faces::Backend kDefaultBackend = vigil::faces::Backend::BlazeFace;
@@ -528,8 +527,8 @@ GstFlowReturn processFrame(VigilFaceCount* self, GstBuffer* buffer) {
     gst_structure_set(zones.get(), (*running->zones)[z].name.c_str(), G_TYPE_INT,
                       running->zone_counts[z], nullptr);
   }
-  gst_structure_set(summary, kFieldCount, G_TYPE_INT, running->count, kFieldZones,
-                    GST_TYPE_STRUCTURE, zones.get(), nullptr);
+  gst_structure_set(summary, vigil::events::key::faces::kCount, G_TYPE_INT, running->count,
+                    vigil::events::key::faces::kZones, GST_TYPE_STRUCTURE, zones.get(), nullptr);
   ++running->frame;
   ++priv->counters.frames;
   return GST_FLOW_OK;

@@ -24,6 +24,7 @@
  */
 #include "plateblur.hpp"
 
+#include "vigil/events/keys.hpp"
 #include "vigil/gst/frame.hpp"
 #include "vigil/gst/guard.hpp"
 #include "vigil/gst/meta.hpp"
@@ -423,7 +424,7 @@ static GstFlowReturn vigil_plate_blur_transform_frame_ip(GstVideoFilter* filter,
     }
     const bool changed = state.first_frame || tracks != state.published_tracks;
     GstStructure* analysis = vigil::gst::addAnalysis(buffer, "plates", vigil::gst::kRoiPlate, changed);
-    gst_structure_set(analysis, "count", G_TYPE_INT, static_cast<gint>(plan.plates.size()), nullptr);
+    gst_structure_set(analysis, vigil::events::key::plates::kCount, G_TYPE_INT, static_cast<gint>(plan.plates.size()), nullptr);
     state.published_tracks = std::move(tracks);
     state.first_frame = false;
     GST_LOG_OBJECT(self, "frame %" G_GINT64_FORMAT ": %zu plate(s), %zu region(s), state %d%s", index,

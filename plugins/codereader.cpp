@@ -34,6 +34,7 @@
  */
 #include "codereader.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/codes/code_reader.hpp"
 #include "vigil/codes/format.hpp"
 #include "vigil/codes/gs1.hpp"
@@ -62,7 +63,9 @@ GST_DEBUG_CATEGORY_STATIC(vigil_code_reader_debug);
 
 namespace {
 
-constexpr const char* kAnalysisKind = "codes";
+// This element's row in the analytics table: its factory name, event kind and ROI type.
+using vigil::analytics::kCodes;
+
 namespace key = vigil::events::key::codes;
 
 constexpr const char* kDefaultFormats = "all";
@@ -140,7 +143,7 @@ struct _VigilCodeReader {
 };
 
 G_DEFINE_TYPE(VigilCodeReader, vigil_code_reader, GST_TYPE_VIDEO_FILTER)
-GST_ELEMENT_REGISTER_DEFINE(codereader, "codereader", GST_RANK_NONE, VIGIL_TYPE_CODE_READER)
+GST_ELEMENT_REGISTER_DEFINE(codereader, kCodes.element, GST_RANK_NONE, VIGIL_TYPE_CODE_READER)
 
 enum {
   PROP_0,
@@ -187,7 +190,7 @@ std::string validUtf8(const std::string& text) {
 
 void attachCode(GstBuffer* buffer, const cv::Rect& box, std::int64_t track_id, const FollowedCode& followed,
                 const char* state, bool publish) {
-  GstStructure* object = vigil::gst::addObject(buffer, vigil::gst::kRoiBarcode, box.x, box.y, box.width,
+  GstStructure* object = vigil::gst::addObject(buffer, kCodes.roi_type, box.x, box.y, box.width,
                                                box.height, kReadScore, track_id);
   const vigil::codes::Code& code = followed.code;
   // `text` is what the code says (GS1 in bracket form), the key people and
@@ -314,7 +317,7 @@ GstFlowReturn processFrame(VigilCodeReader* self, GstBuffer* buffer) {
     running->followed.erase(followed);
   }
   const bool publish = !appeared.empty() || any_left;
-  GstStructure* summary = vigil::gst::addAnalysis(buffer, kAnalysisKind, vigil::gst::kRoiBarcode, publish);
+  GstStructure* summary = vigil::gst::addAnalysis(buffer, kCodes.event_kind, kCodes.roi_type, publish);
   gst_structure_set(summary, key::kCount, G_TYPE_INT, count, nullptr);
   ++running->frame;
   return GST_FLOW_OK;

@@ -18,6 +18,7 @@
  */
 #include "eventpublish.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/events/keys.hpp"
 #include "vigil/events/publisher.hpp"
 #include "vigil/gst/guard.hpp"
@@ -256,11 +257,11 @@ void packObjects(vigil::events::Body& body, GstBuffer* buffer, GQuark roi_type) 
   }
 }
 
+// The kind an analytic publishes its ROI type under; an unknown ROI type
+// (another vendor's element) is its own kind.
 std::string kindForRoiType(const char* roi_type) {
-  if (std::strcmp(roi_type, vigil::gst::kRoiFace) == 0) return "faces";
-  if (std::strcmp(roi_type, vigil::gst::kRoiPlate) == 0) return "plates";
-  if (std::strcmp(roi_type, vigil::gst::kRoiBarcode) == 0) return "codes";
-  return roi_type;
+  const vigil::analytics::Analytic* analytic = vigil::analytics::byRoiType(roi_type);
+  return analytic ? analytic->event_kind : roi_type;
 }
 
 void publishStatus(EventPublishPrivate* priv, const std::string& state, const std::string& detail, bool heartbeat,

@@ -158,7 +158,9 @@ void vigil_analyser_class_init(gpointer klass, gpointer) {
   g_object_class_install_property(
       object_class, PROP_INTERVAL,
       g_param_spec_uint("interval", "Interval",
-                        "Analyse every N-th frame (the first included); frames between pass unanalysed", 1,
+                        "Analyse every N-th frame (the first included); frames in between carry what the "
+                        "element follows, if anything",
+                        1,
                         vigil::gst::kMaxAnalyserInterval, vigil::gst::kDefaultAnalyserInterval,
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                  GST_PARAM_MUTABLE_PLAYING)));

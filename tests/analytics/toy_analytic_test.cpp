@@ -10,6 +10,7 @@
 #include "toy/motion_counter.hpp"
 #include "toy/motioncount.hpp"
 #include "vigil/events/keys.hpp"
+#include "vigil/gst/analyser.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
 #include "vigil/notifier/config.hpp"
@@ -128,6 +129,24 @@ TEST(ToyAnalytic, TheRunnerRunsItFromAConfigAndItsEventsReachTheBus) {
   ASSERT_NE(objects, nullptr);
   ASSERT_EQ(objects->type, msgpack::type::ARRAY);
   EXPECT_EQ(static_cast<std::int64_t>(objects->via.array.size), *moving->getInt(vigil::events::key::detections::kCount));
+}
+
+// The plugin links its own copy of vigil::gst: its analysers and this test's
+// toy must derive from one VigilAnalyser type, registered once, without a
+// GLib warning (which the test main turns into a failure).
+TEST(ToyAnalytic, SharesTheAnalyserBaseWithThePluginsElements) {
+  vigil::toy::registerMotionAnalytic();
+  vigil::pipeline::ensurePluginLoaded();
+  auto reader = vigil::gst::adoptFloating(gst_element_factory_make("codereader", nullptr));
+  auto toy = vigil::gst::adoptFloating(gst_element_factory_make(kMotion.element, nullptr));
+  ASSERT_TRUE(reader && toy);
+  EXPECT_TRUE(g_type_is_a(G_OBJECT_TYPE(reader.get()), VIGIL_TYPE_ANALYSER));
+  EXPECT_TRUE(g_type_is_a(G_OBJECT_TYPE(toy.get()), VIGIL_TYPE_ANALYSER));
+  EXPECT_EQ(g_type_parent(G_OBJECT_TYPE(reader.get())), g_type_parent(G_OBJECT_TYPE(toy.get())));
+  guint interval = 0;
+  g_object_set(reader.get(), "interval", 7u, nullptr);
+  g_object_get(reader.get(), "interval", &interval, nullptr);
+  EXPECT_EQ(interval, 7u) << "the base's property, on the plugin's element";
 }
 
 TEST(ToyAnalytic, TheConfigLoaderAndTheNotifierKnowItsNames) {

@@ -64,6 +64,8 @@ typedef struct _VigilAnalyserClass {
 } VigilAnalyserClass;
 
 GType vigil_analyser_get_type(void);
+// For G_DECLARE_FINAL_TYPE(..., VigilAnalyser) in subclasses.
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VigilAnalyser, gst_object_unref)
 
 // Frames seen since start(), the current one included (1 on the first frame).
 guint64 vigil_analyser_frames(VigilAnalyser* self);

@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/events/schema.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -155,11 +156,11 @@ AnalyticConfig parseAnalytic(const Reader& reader, const YAML::Node& node, const
     analytic.name = node.begin()->first.as<std::string>();
     options = node.begin()->second;
   } else {
-    reader.fail(node, path, "expected an analytic name (faces, plates, codes) or {name: {options}}");
+    reader.fail(node, path, "expected an analytic name (" + analytics::namesText() + ") or {name: {options}}");
   }
   analytic.element = elementForAnalytic(analytic.name);
   if (analytic.element.empty()) {
-    reader.fail(node, path, "unknown analytic '" + analytic.name + "' (expected faces, plates or codes)");
+    reader.fail(node, path, "unknown analytic '" + analytic.name + "' (expected " + analytics::namesText() + ")");
   }
   const std::string options_path = Reader::join(path, analytic.name);
   if (!options || options.IsNull()) return analytic;
@@ -378,10 +379,8 @@ SourceType classifyUri(const std::string& uri) {
 }
 
 std::string elementForAnalytic(const std::string& name) {
-  if (name == "faces") return "facecount";
-  if (name == "plates") return "plateblur";
-  if (name == "codes") return "codereader";
-  return "";
+  const analytics::Analytic* analytic = analytics::byName(name);
+  return analytic ? analytic->element : "";
 }
 
 Config parseConfig(const std::string& yaml_text, const std::string& name, AnalyticValidator validate) {

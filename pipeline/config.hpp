@@ -22,8 +22,8 @@ enum class EosPolicy { kReconnect, kStop, kLoop };
 // One analytic on a source: the element it becomes and its properties, in the
 // order written. Values are strings, converted by the element's own GParamSpecs.
 struct AnalyticConfig {
-  std::string name;     // faces, plates, codes
-  std::string element;  // facecount, plateblur, codereader
+  std::string name;     // faces, plates, codes: a name in vigil/analytics/registry.hpp
+  std::string element;  // facecount, plateblur, codereader: its element there
   std::vector<std::pair<std::string, std::string>> properties;  // property-name, value
   std::vector<std::pair<std::string, int>> property_lines;      // for error messages
   int line = 0;
@@ -106,7 +106,7 @@ std::string redactUri(const std::string& uri);
 
 SourceType classifyUri(const std::string& uri);
 
-// Element that implements an analytic name, or empty.
+// Element that implements an analytic name (the analytics registry), or empty.
 std::string elementForAnalytic(const std::string& name);
 
 }  // namespace vigil::pipeline

@@ -1,7 +1,6 @@
 // The `vigil` command: run pipelines from a config, check a config, serve a
-// file over RTSP, and the self-contained demo.
+// file over RTSP, and the self-contained demo (the vigil-demo executable).
 #include "config.hpp"
-#include "demo.hpp"
 #include "rtsp_server.hpp"
 #include "runner.hpp"
 
@@ -9,8 +8,12 @@
 #include <gst/gst.h>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -61,6 +64,26 @@ int serveCommand(const std::string& file, const std::string& address, int port, 
   return 0;
 }
 
+// `vigil demo` is vigil-demo, run from beside this binary with the same
+// arguments: the demo renders its clip with the ground-truth generators (zint,
+// freetype), which the production runner does not link.
+int demoCommand(const std::vector<std::string>& arguments, const std::string& log_level) {
+  std::error_code ignored;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ignored);
+  const std::filesystem::path demo = self.parent_path() / "vigil-demo";
+  if (self.empty() || !std::filesystem::exists(demo, ignored)) {
+    throw std::runtime_error("`vigil demo` runs vigil-demo, which is not beside " + self.string() +
+                             " (build or install the vigil-demo target)");
+  }
+  std::vector<std::string> words{demo.string(), "--log-level", log_level};
+  words.insert(words.end(), arguments.begin(), arguments.end());
+  std::vector<char*> argv;
+  for (std::string& word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  execv(demo.c_str(), argv.data());
+  throw std::runtime_error("cannot run " + demo.string() + ": " + std::strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,13 +112,22 @@ int main(int argc, char** argv) {
   serve->add_option("--port", port, "Port (0: any free port)")->capture_default_str();
   serve->add_option("--mount", mount, "Mount path")->capture_default_str();
 
-  vigil::pipeline::DemoOptions demo_options;
+  // Everything after `demo` (--help included) is vigil-demo's to parse.
   CLI::App* demo = app.add_subcommand(
-      "demo", "Self-contained demo: generated clip served over RTSP, the pipeline, recorder and notifier, summary");
-  demo->add_option("--workdir", demo_options.workdir, "Where the clip, database and logs go")->capture_default_str();
-  demo->add_option("--seconds", demo_options.seconds, "Clip length")->capture_default_str();
+      "demo", "Self-contained demo: generated clip served over RTSP, the pipeline, recorder and notifier, summary "
+              "(vigil demo --help: its options)");
+  demo->prefix_command();
+  demo->set_help_flag();
 
   CLI11_PARSE(app, argc, argv);
+  if (*demo) {
+    try {
+      return demoCommand(demo->remaining(), log_level);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "error: %s\n", error.what());
+      return 1;
+    }
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   gst_init(&argc, &argv);
@@ -104,7 +136,6 @@ int main(int argc, char** argv) {
     if (*run) return runCommand(config_path, duration);
     if (*check) return checkCommand(config_path);
     if (*serve) return serveCommand(file, address, port, mount);
-    if (*demo) return vigil::pipeline::runDemo(demo_options, argv[0]);
   } catch (const vigil::pipeline::ConfigError& error) {
     std::fprintf(stderr, "config error: %s\n", error.what());
     return 2;

@@ -1,6 +1,7 @@
 #include "source_session.hpp"
 
 #include "rtsp_server.hpp"
+#include "vigil/analytics/registry.hpp"
 #include "vigil/events/schema.hpp"
 #include "vigil/gst/message.hpp"
 #include "vigil/gst/meta.hpp"
@@ -415,10 +416,18 @@ void SourceSession::buildAnalytics() {
   gst::ElementPtr sink = makeElement("fakesink");
   g_object_set(sink.get(), "sync", FALSE, "async", FALSE, nullptr);
   branch({&sink}, true);
-  const bool redacts = std::any_of(source_.analytics.begin(), source_.analytics.end(),
-                                   [](const AnalyticConfig& analytic) { return analytic.name == "plates"; });
+  const bool redacts = std::any_of(source_.analytics.begin(), source_.analytics.end(), [](const AnalyticConfig& a) {
+    const analytics::Analytic* analytic = analytics::byName(a.name);
+    return analytic && analytic->pixels == analytics::Pixels::kRedact;
+  });
   if (!source_.outputs.empty() && !redacts) {
-    spdlog::warn("[{}] outputs carry the video unredacted: no `plates` analytic on this source", source_.id);
+    std::string redactors;
+    for (const analytics::Analytic& analytic : analytics::all()) {
+      if (analytic.pixels != analytics::Pixels::kRedact) continue;
+      redactors += (redactors.empty() ? "" : ", ") + std::string(analytic.name);
+    }
+    spdlog::warn("[{}] outputs carry the video unredacted: no redacting analytic ({}) on this source", source_.id,
+                 redactors);
   }
   for (const OutputConfig& output : source_.outputs) {
     if (output.type == OutputConfig::Type::kFile) {

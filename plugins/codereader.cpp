@@ -34,11 +34,12 @@
  */
 #include "codereader.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/codes/code_reader.hpp"
 #include "vigil/codes/format.hpp"
 #include "vigil/codes/gs1.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/gst/frame.hpp"
-#include "vigil/gst/guard.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
 #include "vigil/tracking/iou_tracker.hpp"
@@ -49,7 +50,6 @@
 #include <cstdio>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -61,22 +61,12 @@ GST_DEBUG_CATEGORY_STATIC(vigil_code_reader_debug);
 
 namespace {
 
-constexpr const char* kAnalysisKind = "codes";
-constexpr const char* kFieldCount = "count";
-constexpr const char* kFieldFormat = "format";
-constexpr const char* kFieldText = "text";
-constexpr const char* kFieldRaw = "raw";
-constexpr const char* kFieldGs1 = "gs1";
-constexpr const char* kFieldErrors = "errors";
-constexpr const char* kFieldFirstSeen = "first_seen";
-constexpr const char* kFieldState = "state";
-constexpr const char* kStateAppeared = "appeared";
-constexpr const char* kStateVisible = "visible";
-constexpr const char* kStateLeft = "left";
+// This element's row in the analytics table: its factory name, event kind and ROI type.
+using vigil::analytics::kCodes;
+
+namespace key = vigil::events::key::codes;
 
 constexpr const char* kDefaultFormats = "all";
-constexpr guint kDefaultInterval = 1;
-constexpr guint kMaxInterval = 1000;
 constexpr const char* kDefaultRoi = "";
 constexpr gboolean kDefaultReportLeft = FALSE;
 constexpr guint kDefaultLostAfter = 10;
@@ -90,7 +80,6 @@ struct Settings {
   std::string formats_text = kDefaultFormats;
   vigil::codes::FormatSet formats = vigil::codes::FormatSet::all();
   std::string formats_error;  // why formats_text was rejected; start() refuses it
-  guint interval = kDefaultInterval;
   std::string roi_text = kDefaultRoi;
   std::optional<cv::Rect2f> roi;  // normalised; none = whole frame
   std::string roi_error;
@@ -112,12 +101,10 @@ struct Running {
   guint tracker_lost_after = 0;
   std::map<std::int64_t, FollowedCode> followed;  // by track id
   std::int64_t frame = 0;
-  std::optional<std::int64_t> last_read_frame;
 };
 
 struct Private {
-  std::mutex settings_mutex;
-  Settings settings;
+  vigil::gst::SharedSettings<Settings> settings;
   std::unique_ptr<Running> running;
 };
 
@@ -144,17 +131,16 @@ std::optional<cv::Rect2f> parseRoi(const std::string& text) {
 }  // namespace
 
 struct _VigilCodeReader {
-  GstVideoFilter parent;
+  VigilAnalyser parent;
   Private* priv;
 };
 
-G_DEFINE_TYPE(VigilCodeReader, vigil_code_reader, GST_TYPE_VIDEO_FILTER)
-GST_ELEMENT_REGISTER_DEFINE(codereader, "codereader", GST_RANK_NONE, VIGIL_TYPE_CODE_READER)
+G_DEFINE_TYPE(VigilCodeReader, vigil_code_reader, VIGIL_TYPE_ANALYSER)
+GST_ELEMENT_REGISTER_DEFINE(codereader, kCodes.element, GST_RANK_NONE, VIGIL_TYPE_CODE_READER)
 
 enum {
   PROP_0,
   PROP_FORMATS,
-  PROP_INTERVAL,
   PROP_ROI,
   PROP_REPORT_LEFT,
   PROP_LOST_AFTER,
@@ -170,7 +156,7 @@ std::string trackKey(const vigil::codes::Code& code) {
 
 // The `gs1` structure: AI -> interpreted value, and `errors` when invalid.
 vigil::gst::StructurePtr gs1Structure(const vigil::codes::Gs1Data& data) {
-  vigil::gst::StructurePtr structure(gst_structure_new_empty(kFieldGs1));
+  vigil::gst::StructurePtr structure(gst_structure_new_empty(key::kGs1));
   for (const auto& element : data.elements) {
     gst_structure_set(structure.get(), element.ai.c_str(), G_TYPE_STRING, element.value.c_str(), nullptr);
   }
@@ -183,7 +169,7 @@ vigil::gst::StructurePtr gs1Structure(const vigil::codes::Gs1Data& data) {
       g_value_set_string(&item, error.c_str());
       gst_value_array_append_and_take_value(&errors, &item);
     }
-    gst_structure_take_value(structure.get(), kFieldErrors, &errors);
+    gst_structure_take_value(structure.get(), key::kGs1Errors, &errors);
   }
   return structure;
 }
@@ -196,20 +182,20 @@ std::string validUtf8(const std::string& text) {
 
 void attachCode(GstBuffer* buffer, const cv::Rect& box, std::int64_t track_id, const FollowedCode& followed,
                 const char* state, bool publish) {
-  GstStructure* object = vigil::gst::addObject(buffer, vigil::gst::kRoiBarcode, box.x, box.y, box.width,
+  GstStructure* object = vigil::gst::addObject(buffer, kCodes.roi_type, box.x, box.y, box.width,
                                                box.height, kReadScore, track_id);
   const vigil::codes::Code& code = followed.code;
   // `text` is what the code says (GS1 in bracket form), the key people and
   // rules match on; `raw` is how it was read: AIM symbology identifier, then
   // the bytes, with GS (0x1D) for FNC1.
-  gst_structure_set(object, kFieldFormat, G_TYPE_STRING, vigil::codes::formatName(code.format), kFieldText,
-                    G_TYPE_STRING, validUtf8(code.canonicalText()).c_str(), kFieldRaw, G_TYPE_STRING,
-                    validUtf8(code.text).c_str(), kFieldFirstSeen, G_TYPE_INT64,
-                    static_cast<gint64>(followed.first_seen_ns), kFieldState, G_TYPE_STRING, state,
+  gst_structure_set(object, key::kFormat, G_TYPE_STRING, vigil::codes::formatName(code.format), key::kText,
+                    G_TYPE_STRING, validUtf8(code.canonicalText()).c_str(), key::kRaw, G_TYPE_STRING,
+                    validUtf8(code.text).c_str(), key::kFirstSeen, G_TYPE_INT64,
+                    static_cast<gint64>(followed.first_seen_ns), key::kState, G_TYPE_STRING, state,
                     vigil::gst::kFieldPublish, G_TYPE_BOOLEAN, publish ? TRUE : FALSE, nullptr);
   if (const auto gs1 = code.gs1Data()) {
     vigil::gst::StructurePtr nested = gs1Structure(*gs1);
-    gst_structure_set(object, kFieldGs1, GST_TYPE_STRUCTURE, nested.get(), nullptr);
+    gst_structure_set(object, key::kGs1, GST_TYPE_STRUCTURE, nested.get(), nullptr);
   }
 }
 
@@ -234,146 +220,122 @@ void ensureRunningMatches(Running& running, const Settings& settings) {
   }
 }
 
-GstFlowReturn processFrame(VigilCodeReader* self, GstBuffer* buffer) {
-  Private* priv = self->priv;
-  Settings settings;
-  {
-    std::lock_guard<std::mutex> lock(priv->settings_mutex);
-    settings = priv->settings;
-  }
-  Running* running = priv->running.get();
-  GstVideoFilter* filter = GST_VIDEO_FILTER(self);
-  if (!running || !filter->negotiated) return GST_FLOW_NOT_NEGOTIATED;
+// Running state for this frame, brought in line with the settings copied at
+// the top of it.
+Running& runningFor(VigilAnalyser* base, const Settings& settings) {
+  Running* running = VIGIL_CODE_READER(base)->priv->running.get();
+  if (!running) throw std::logic_error("a frame arrived before start()");
   ensureRunningMatches(*running, settings);
+  return *running;
+}
 
-  const int width = GST_VIDEO_INFO_WIDTH(&filter->in_info);
-  const int height = GST_VIDEO_INFO_HEIGHT(&filter->in_info);
-  const bool due = !running->last_read_frame ||
-                   running->frame - *running->last_read_frame >= static_cast<std::int64_t>(std::max(1u, settings.interval));
-  std::vector<std::int64_t> appeared;
-  std::vector<vigil::tracking::Track> left;
-  if (due) {
-    // An analyser only reads pixels: a READ map never copies shared memory.
-    GstVideoFrame frame;
-    if (!gst_video_frame_map(&frame, &filter->in_info, buffer, GST_MAP_READ)) {
-      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map the video frame for reading"), (nullptr));
-      return GST_FLOW_ERROR;
-    }
-    std::vector<vigil::codes::Code> codes;
-    try {
-      const cv::Mat luma = vigil::gst::lumaView(&frame);
-      cv::Rect area(0, 0, luma.cols, luma.rows);
-      if (settings.roi) {
-        const cv::Rect2f& r = *settings.roi;
-        area = cv::Rect(cvRound(r.x * luma.cols), cvRound(r.y * luma.rows), cvRound(r.width * luma.cols),
-                        cvRound(r.height * luma.rows)) &
-               cv::Rect(0, 0, luma.cols, luma.rows);
-      }
-      if (!area.empty()) codes = running->reader->read(luma(area));
-      for (auto& code : codes) {
-        code.box += area.tl();
-        for (auto& corner : code.corners) corner += cv::Point2f(area.tl());
-      }
-    } catch (...) {
-      gst_video_frame_unmap(&frame);
-      throw;
-    }
-    gst_video_frame_unmap(&frame);
-
-    std::vector<vigil::tracking::Detection> detections;
-    for (const auto& code : codes) detections.push_back({cv::Rect2f(code.box), static_cast<float>(kReadScore), trackKey(code)});
-    std::int64_t now_ns = vigil::gst::captureTimeNs(buffer);
-    if (now_ns < 0 && GST_BUFFER_PTS_IS_VALID(buffer)) now_ns = static_cast<std::int64_t>(GST_BUFFER_PTS(buffer));
-    for (const auto& track : running->tracker->update(detections, running->frame)) {
-      if (track.last_seen_frame != running->frame) continue;
-      const auto code = std::find_if(codes.begin(), codes.end(),
-                                     [&](const auto& c) { return trackKey(c) == track.key; });
-      if (code == codes.end()) continue;
-      auto [entry, inserted] = running->followed.try_emplace(track.id);
-      entry->second.code = *code;
-      if (inserted) {
-        entry->second.first_seen_ns = now_ns;
-        appeared.push_back(track.id);
-      }
-    }
-    left = running->tracker->takeEnded();
-    running->last_read_frame = running->frame;
-    GST_LOG_OBJECT(self, "frame %" G_GINT64_FORMAT ": %zu codes read, %zu new, %zu left", running->frame,
-                   codes.size(), appeared.size(), left.size());
-  }
-
-  // Live codes: boxes carried forward between reads.
+// Every frame: the followed codes (boxes carried forward between reads) and
+// the summary. `appeared` were first read on this frame, `left` stopped being seen.
+void attachCodes(GstBuffer* buffer, Running& running, const Settings& settings, int width, int height,
+                 const std::vector<std::int64_t>& appeared, const std::vector<vigil::tracking::Track>& left) {
   int count = 0;
-  for (const auto& track : running->tracker->predict(running->frame)) {
-    const auto followed = running->followed.find(track.id);
-    if (followed == running->followed.end()) continue;
+  for (const auto& track : running.tracker->predict(running.frame)) {
+    const auto followed = running.followed.find(track.id);
+    if (followed == running.followed.end()) continue;
     ++count;
     const bool is_new = std::find(appeared.begin(), appeared.end(), track.id) != appeared.end();
     attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second,
-               is_new ? kStateAppeared : kStateVisible, is_new);
+               is_new ? key::kStateAppeared : key::kStateVisible, is_new);
   }
   bool any_left = false;
   for (const auto& track : left) {
-    const auto followed = running->followed.find(track.id);
-    if (followed == running->followed.end()) continue;
+    const auto followed = running.followed.find(track.id);
+    if (followed == running.followed.end()) continue;
     if (settings.report_left) {
-      attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second, kStateLeft, true);
+      attachCode(buffer, clampedBox(track.box, width, height), track.id, followed->second, key::kStateLeft, true);
       any_left = true;
     }
-    running->followed.erase(followed);
+    running.followed.erase(followed);
   }
   const bool publish = !appeared.empty() || any_left;
-  GstStructure* summary = vigil::gst::addAnalysis(buffer, kAnalysisKind, vigil::gst::kRoiBarcode, publish);
-  gst_structure_set(summary, kFieldCount, G_TYPE_INT, count, nullptr);
-  ++running->frame;
-  return GST_FLOW_OK;
+  GstStructure* summary = vigil::gst::addAnalysis(buffer, kCodes.event_kind, kCodes.roi_type, publish);
+  gst_structure_set(summary, key::kCount, G_TYPE_INT, count, nullptr);
+  ++running.frame;
 }
+
+// A frame due for reading (every `interval`-th), mapped READ by the base.
+void readFrame(VigilAnalyser* base, GstBuffer* buffer, const GstVideoFrame* frame) {
+  const Settings settings = VIGIL_CODE_READER(base)->priv->settings.copy();
+  Running& running = runningFor(base, settings);
+  const cv::Mat luma = vigil::gst::lumaView(frame);
+  cv::Rect area(0, 0, luma.cols, luma.rows);
+  if (settings.roi) {
+    const cv::Rect2f& r = *settings.roi;
+    area = cv::Rect(cvRound(r.x * luma.cols), cvRound(r.y * luma.rows), cvRound(r.width * luma.cols),
+                    cvRound(r.height * luma.rows)) &
+           cv::Rect(0, 0, luma.cols, luma.rows);
+  }
+  std::vector<vigil::codes::Code> codes;
+  if (!area.empty()) codes = running.reader->read(luma(area));
+  for (auto& code : codes) {
+    code.box += area.tl();
+    for (auto& corner : code.corners) corner += cv::Point2f(area.tl());
+  }
+
+  std::vector<vigil::tracking::Detection> detections;
+  for (const auto& code : codes) detections.push_back({cv::Rect2f(code.box), static_cast<float>(kReadScore), trackKey(code)});
+  std::int64_t now_ns = vigil::gst::captureTimeNs(buffer);
+  if (now_ns < 0 && GST_BUFFER_PTS_IS_VALID(buffer)) now_ns = static_cast<std::int64_t>(GST_BUFFER_PTS(buffer));
+  std::vector<std::int64_t> appeared;
+  for (const auto& track : running.tracker->update(detections, running.frame)) {
+    if (track.last_seen_frame != running.frame) continue;
+    const auto code = std::find_if(codes.begin(), codes.end(),
+                                   [&](const auto& c) { return trackKey(c) == track.key; });
+    if (code == codes.end()) continue;
+    auto [entry, inserted] = running.followed.try_emplace(track.id);
+    entry->second.code = *code;
+    if (inserted) {
+      entry->second.first_seen_ns = now_ns;
+      appeared.push_back(track.id);
+    }
+  }
+  const std::vector<vigil::tracking::Track> left = running.tracker->takeEnded();
+  GST_LOG_OBJECT(base, "frame %" G_GINT64_FORMAT ": %zu codes read, %zu new, %zu left", running.frame,
+                 codes.size(), appeared.size(), left.size());
+  attachCodes(buffer, running, settings, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame), appeared,
+              left);
+}
+
+// A frame between reads: the followed codes where the tracker predicts them.
+void carryFrame(VigilAnalyser* base, GstBuffer* buffer) {
+  const Settings settings = VIGIL_CODE_READER(base)->priv->settings.copy();
+  Running& running = runningFor(base, settings);
+  const GstVideoInfo& info = GST_VIDEO_FILTER(base)->in_info;
+  attachCodes(buffer, running, settings, GST_VIDEO_INFO_WIDTH(&info), GST_VIDEO_INFO_HEIGHT(&info), {}, {});
+}
+
+gboolean startReading(VigilAnalyser* base) {
+  Private* priv = VIGIL_CODE_READER(base)->priv;
+  const Settings settings = priv->settings.copy();
+  if (!settings.formats_error.empty()) {
+    GST_ELEMENT_ERROR(base, RESOURCE, SETTINGS, ("invalid formats: %s", settings.formats_error.c_str()),
+                      ("formats=\"%s\"", settings.formats_text.c_str()));
+    return FALSE;
+  }
+  if (!settings.roi_error.empty()) {
+    GST_ELEMENT_ERROR(base, RESOURCE, SETTINGS, ("invalid roi: %s", settings.roi_error.c_str()),
+                      ("roi=\"%s\"", settings.roi_text.c_str()));
+    return FALSE;
+  }
+  auto running = std::make_unique<Running>();
+  ensureRunningMatches(*running, settings);
+  priv->running = std::move(running);
+  return TRUE;
+}
+
+void stopReading(VigilAnalyser* base) { VIGIL_CODE_READER(base)->priv->running.reset(); }
 
 }  // namespace
-
-static GstFlowReturn vigil_code_reader_transform_ip(GstBaseTransform* transform, GstBuffer* buffer) {
-  return vigil::gst::guarded(GST_ELEMENT(transform), "codereader", GST_FLOW_ERROR,
-                             [&] { return processFrame(VIGIL_CODE_READER(transform), buffer); });
-}
-
-static gboolean vigil_code_reader_start(GstBaseTransform* transform) {
-  return vigil::gst::guarded(GST_ELEMENT(transform), "codereader start", FALSE, [&]() -> gboolean {
-    Private* priv = privateOf(transform);
-    Settings settings;
-    {
-      std::lock_guard<std::mutex> lock(priv->settings_mutex);
-      settings = priv->settings;
-    }
-    if (!settings.formats_error.empty()) {
-      GST_ELEMENT_ERROR(transform, RESOURCE, SETTINGS, ("invalid formats: %s", settings.formats_error.c_str()),
-                        ("formats=\"%s\"", settings.formats_text.c_str()));
-      return FALSE;
-    }
-    if (!settings.roi_error.empty()) {
-      GST_ELEMENT_ERROR(transform, RESOURCE, SETTINGS, ("invalid roi: %s", settings.roi_error.c_str()),
-                        ("roi=\"%s\"", settings.roi_text.c_str()));
-      return FALSE;
-    }
-    auto running = std::make_unique<Running>();
-    ensureRunningMatches(*running, settings);
-    priv->running = std::move(running);
-    return TRUE;
-  });
-}
-
-static gboolean vigil_code_reader_stop(GstBaseTransform* transform) {
-  return vigil::gst::guarded(GST_ELEMENT(transform), "codereader stop", FALSE, [&]() -> gboolean {
-    privateOf(transform)->running.reset();
-    return TRUE;
-  });
-}
 
 static void vigil_code_reader_set_property(GObject* object, guint id, const GValue* value, GParamSpec* spec) {
   Private* priv = privateOf(object);
   std::optional<std::string> rejected;
-  {
-    std::lock_guard<std::mutex> lock(priv->settings_mutex);
-    Settings& settings = priv->settings;
+  priv->settings.update([&](Settings& settings) {
     switch (id) {
       case PROP_FORMATS: {
         const gchar* text = g_value_get_string(value);
@@ -388,7 +350,6 @@ static void vigil_code_reader_set_property(GObject* object, guint id, const GVal
         }
         break;
       }
-      case PROP_INTERVAL: settings.interval = g_value_get_uint(value); break;
       case PROP_ROI: {
         const gchar* text = g_value_get_string(value);
         settings.roi_text = text ? text : "";
@@ -405,7 +366,7 @@ static void vigil_code_reader_set_property(GObject* object, guint id, const GVal
       case PROP_LOST_AFTER: settings.lost_after = g_value_get_uint(value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
     }
-  }
+  });
   if (rejected) {
     GST_ELEMENT_WARNING(object, RESOURCE, SETTINGS, ("%s", rejected->c_str()),
                         ("the previous value stays in use while running"));
@@ -413,12 +374,9 @@ static void vigil_code_reader_set_property(GObject* object, guint id, const GVal
 }
 
 static void vigil_code_reader_get_property(GObject* object, guint id, GValue* value, GParamSpec* spec) {
-  Private* priv = privateOf(object);
-  std::lock_guard<std::mutex> lock(priv->settings_mutex);
-  const Settings& settings = priv->settings;
+  const Settings settings = privateOf(object)->settings.copy();
   switch (id) {
     case PROP_FORMATS: g_value_set_string(value, settings.formats_text.c_str()); break;
-    case PROP_INTERVAL: g_value_set_uint(value, settings.interval); break;
     case PROP_ROI: g_value_set_string(value, settings.roi_text.c_str()); break;
     case PROP_REPORT_LEFT: g_value_set_boolean(value, settings.report_left); break;
     case PROP_LOST_AFTER: g_value_set_uint(value, settings.lost_after); break;
@@ -426,12 +384,7 @@ static void vigil_code_reader_get_property(GObject* object, guint id, GValue* va
   }
 }
 
-static void vigil_code_reader_init(VigilCodeReader* self) {
-  self->priv = new Private();
-  // In place, never passthrough: metadata needs a writable buffer, and
-  // transform_ip maps it READ only, so pixels are never copied.
-  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
-}
+static void vigil_code_reader_init(VigilCodeReader* self) { self->priv = new Private(); }
 
 static void vigil_code_reader_finalize(GObject* object) {
   delete VIGIL_CODE_READER(object)->priv;
@@ -441,7 +394,7 @@ static void vigil_code_reader_finalize(GObject* object) {
 static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
   GObjectClass* object_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
-  GstBaseTransformClass* transform_class = GST_BASE_TRANSFORM_CLASS(klass);
+  VigilAnalyserClass* analyser_class = VIGIL_ANALYSER_CLASS(klass);
 
   GST_DEBUG_CATEGORY_INIT(vigil_code_reader_debug, "codereader", 0, "Vigil code reader");
 
@@ -457,11 +410,6 @@ static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
                           "Comma-separated formats to read, or \"all\": qr, datamatrix, aztec, pdf417, "
                           "ean13, ean8, upca, upce, code128, code39, itf (ITF-14 only)",
                           kDefaultFormats, playing));
-  g_object_class_install_property(
-      object_class, PROP_INTERVAL,
-      g_param_spec_uint("interval", "Interval",
-                        "Read every N-th frame; boxes of followed codes are carried in between", 1,
-                        kMaxInterval, kDefaultInterval, playing));
   g_object_class_install_property(
       object_class, PROP_ROI,
       g_param_spec_string("roi", "Region",
@@ -490,9 +438,10 @@ static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
   gst_element_class_add_pad_template(element_class,
                                      gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
 
-  transform_class->start = GST_DEBUG_FUNCPTR(vigil_code_reader_start);
-  transform_class->stop = GST_DEBUG_FUNCPTR(vigil_code_reader_stop);
-  // Replaces GstVideoFilter's transform_ip, which maps READ|WRITE.
-  transform_class->transform_ip = GST_DEBUG_FUNCPTR(vigil_code_reader_transform_ip);
-  transform_class->transform_ip_on_passthrough = FALSE;
+  // `interval`, the READ map and the exception guard come from VigilAnalyser;
+  // between reads, boxes of followed codes are carried forward.
+  analyser_class->start_analysis = startReading;
+  analyser_class->stop_analysis = stopReading;
+  analyser_class->analyse = readFrame;
+  analyser_class->between = carryFrame;
 }

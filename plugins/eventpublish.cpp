@@ -18,6 +18,8 @@
  */
 #include "eventpublish.hpp"
 
+#include "vigil/analytics/registry.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/events/publisher.hpp"
 #include "vigil/gst/guard.hpp"
 #include "vigil/gst/meta.hpp"
@@ -188,10 +190,12 @@ void packValue(Packer& packer, const GValue* value, int depth) {
 // Header keys and `objects` belong to the publisher: an analyser field of the
 // same name would make a map with a duplicate key, which subscribers reject.
 bool reservedKey(const char* name) {
-  static constexpr const char* kReserved[] = {"v",     "kind",  "source", "run",    "seq",    "ts",
-                                              "pts",   "frame", "width",  "height", "objects"};
-  for (const char* reserved : kReserved) {
-    if (std::strcmp(reserved, name) == 0) return true;
+  namespace key = vigil::events::key;
+  static constexpr std::string_view kReserved[] = {key::kVersion, key::kKind,  key::kSource, key::kRun,
+                                                   key::kSeq,     key::kTs,    key::kPts,    key::kFrame,
+                                                   key::kWidth,   key::kHeight, key::detections::kObjects};
+  for (std::string_view reserved : kReserved) {
+    if (reserved == name) return true;
   }
   return false;
 }
@@ -211,7 +215,8 @@ void packObjects(vigil::events::Body& body, GstBuffer* buffer, GQuark roi_type) 
   for (GstVideoRegionOfInterestMeta* roi : vigil::gst::regionsOfInterest(buffer)) {
     if (roi->roi_type == roi_type && objectPublished(vigil::gst::objectParams(roi))) rois.push_back(roi);
   }
-  Packer& packer = body.key("objects");
+  namespace key = vigil::events::key;
+  Packer& packer = body.key(key::detections::kObjects);
   packer.pack_array(static_cast<std::uint32_t>(rois.size()));
   for (GstVideoRegionOfInterestMeta* roi : rois) {
     const GstStructure* params = vigil::gst::objectParams(roi);
@@ -221,13 +226,15 @@ void packObjects(vigil::events::Body& body, GstBuffer* buffer, GQuark roi_type) 
       for (int i = 0; i < n; ++i) {
         const char* name = gst_structure_nth_field_name(params, i);
         // `box` comes from the meta itself; a param of that name would repeat the key.
-        if (std::strcmp(name, vigil::gst::kFieldPublish) != 0 && std::strcmp(name, "box") != 0) extra.push_back(i);
+        if (std::strcmp(name, vigil::gst::kFieldPublish) != 0 && std::strcmp(name, key::object::kBox) != 0) {
+          extra.push_back(i);
+        }
       }
     }
     const bool has_score = params && gst_structure_has_field(params, vigil::gst::kFieldScore);
     const bool has_track = params && gst_structure_has_field(params, vigil::gst::kFieldTrackId);
     packer.pack_map(static_cast<std::uint32_t>(1 + extra.size() + (has_score ? 0 : 1) + (has_track ? 0 : 1)));
-    packString(packer, "box");
+    packString(packer, key::object::kBox);
     packer.pack_array(4);
     packer.pack(roi->x);
     packer.pack(roi->y);
@@ -250,11 +257,11 @@ void packObjects(vigil::events::Body& body, GstBuffer* buffer, GQuark roi_type) 
   }
 }
 
+// The kind an analytic publishes its ROI type under; an unknown ROI type
+// (another vendor's element) is its own kind.
 std::string kindForRoiType(const char* roi_type) {
-  if (std::strcmp(roi_type, vigil::gst::kRoiFace) == 0) return "faces";
-  if (std::strcmp(roi_type, vigil::gst::kRoiPlate) == 0) return "plates";
-  if (std::strcmp(roi_type, vigil::gst::kRoiBarcode) == 0) return "codes";
-  return roi_type;
+  const vigil::analytics::Analytic* analytic = vigil::analytics::byRoiType(roi_type);
+  return analytic ? analytic->event_kind : roi_type;
 }
 
 void publishStatus(EventPublishPrivate* priv, const std::string& state, const std::string& detail, bool heartbeat,
@@ -267,14 +274,15 @@ void publishStatus(EventPublishPrivate* priv, const std::string& state, const st
   header.frame = priv->counters.last_frame.load();
   header.width = priv->counters.width.load();
   header.height = priv->counters.height.load();
+  namespace key = vigil::events::key::status;
   vigil::events::Body body;
-  body.set("state", state).set("detail", detail).set("heartbeat", heartbeat);
+  body.set(key::kState, state).set(key::kDetail, detail).set(key::kHeartbeat, heartbeat);
   if (heartbeat) {
-    body.set("input_fps", input_fps)
-        .set("analysed_fps", analysed_fps)
-        .set("dropped_frames", priv->counters.dropped_upstream.load())
-        .set("analysed_frames", priv->counters.analysed.load())
-        .set("events_dropped", priv->publisher->stats().dropped);
+    body.set(key::kInputFps, input_fps)
+        .set(key::kAnalysedFps, analysed_fps)
+        .set(key::kDroppedFrames, priv->counters.dropped_upstream.load())
+        .set(key::kAnalysedFrames, priv->counters.analysed.load())
+        .set(key::kEventsDropped, priv->publisher->stats().dropped);
   }
   priv->publisher->publish(std::move(header), body);
 }
@@ -517,7 +525,7 @@ static GstFlowReturn vigil_event_publish_transform_ip(GstBaseTransform* transfor
     }
     for (const auto& [type, count] : bare_types) {
       vigil::events::Body body;
-      body.set("count", count);
+      body.set(vigil::events::key::detections::kCount, count);
       packObjects(body, buffer, type);
       vigil::events::Header event_header = header;
       event_header.kind = kindForRoiType(g_quark_to_string(type));

@@ -33,11 +33,13 @@
  */
 #include "facecount.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/faces/change_mask.hpp"
 #include "vigil/faces/count_smoother.hpp"
 #include "vigil/faces/face_detector.hpp"
 #include "vigil/faces/face_tracker.hpp"
 #include "vigil/faces/scan_planner.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/faces/zones.hpp"
 #include "vigil/gst/frame.hpp"
 #include "vigil/gst/guard.hpp"
@@ -62,13 +64,13 @@ GST_DEBUG_CATEGORY_STATIC(vigil_face_count_debug);
 
 namespace {
 
+// This element's row in the analytics table: its factory name, event kind and ROI type.
+using vigil::analytics::kFaces;
+
 enum class Emit { EveryFrame, OnChange };
 enum class TileScan { All, Rotate };
 enum TilingValue { kTilingOff = 0, kTilingAuto = 1, kTiling2x1 = 2, kTiling2x2 = 3, kTiling3x2 = 4 };
 
-constexpr const char* kAnalysisKind = "faces";
-constexpr const char* kFieldCount = "count";
-constexpr const char* kFieldZones = "zones";
 constexpr const char* kZonesStructure = "zones";
 
 constexpr vigil::faces::Backend kDefaultBackend = vigil::faces::Backend::BlazeFace;
@@ -216,7 +218,7 @@ struct _VigilFaceCount {
 };
 
 G_DEFINE_TYPE(VigilFaceCount, vigil_face_count, GST_TYPE_VIDEO_FILTER)
-GST_ELEMENT_REGISTER_DEFINE(facecount, "facecount", GST_RANK_NONE, VIGIL_TYPE_FACE_COUNT)
+GST_ELEMENT_REGISTER_DEFINE(facecount, kFaces.element, GST_RANK_NONE, VIGIL_TYPE_FACE_COUNT)
 
 enum {
   PROP_0,
@@ -508,7 +510,7 @@ GstFlowReturn processFrame(VigilFaceCount* self, GstBuffer* buffer) {
   for (const auto& track : standing) {
     const cv::Rect box = cv::Rect(track.box & frame_box);
     if (box.empty()) continue;
-    vigil::gst::addObject(buffer, vigil::gst::kRoiFace, box.x, box.y, box.width, box.height,
+    vigil::gst::addObject(buffer, kFaces.roi_type, box.x, box.y, box.width, box.height,
                           track.score, track.id);
   }
 
@@ -522,14 +524,14 @@ GstFlowReturn processFrame(VigilFaceCount* self, GstBuffer* buffer) {
     running->published_at = now;
   }
   GstStructure* summary =
-      vigil::gst::addAnalysis(buffer, kAnalysisKind, vigil::gst::kRoiFace, publish);
+      vigil::gst::addAnalysis(buffer, kFaces.event_kind, kFaces.roi_type, publish);
   vigil::gst::StructurePtr zones(gst_structure_new_empty(kZonesStructure));
   for (std::size_t z = 0; z < running->zones->size(); ++z) {
     gst_structure_set(zones.get(), (*running->zones)[z].name.c_str(), G_TYPE_INT,
                       running->zone_counts[z], nullptr);
   }
-  gst_structure_set(summary, kFieldCount, G_TYPE_INT, running->count, kFieldZones,
-                    GST_TYPE_STRUCTURE, zones.get(), nullptr);
+  gst_structure_set(summary, vigil::events::key::faces::kCount, G_TYPE_INT, running->count,
+                    vigil::events::key::faces::kZones, GST_TYPE_STRUCTURE, zones.get(), nullptr);
   ++running->frame;
   ++priv->counters.frames;
   return GST_FLOW_OK;

@@ -24,6 +24,8 @@
  */
 #include "plateblur.hpp"
 
+#include "vigil/analytics/registry.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/gst/frame.hpp"
 #include "vigil/gst/guard.hpp"
 #include "vigil/gst/meta.hpp"
@@ -46,6 +48,9 @@ GST_DEBUG_CATEGORY_STATIC(vigil_plate_blur_debug);
 #define GST_CAT_DEFAULT vigil_plate_blur_debug
 
 namespace {
+
+// This element's row in the analytics table: its factory name, event kind and ROI type.
+using vigil::analytics::kPlates;
 
 enum class BlurMode { Blur, Pixelate, Fill, Image };
 enum class FailModeProp { GrowBoxes, WholeFrame };
@@ -136,7 +141,7 @@ struct _VigilPlateBlur {
 };
 
 G_DEFINE_TYPE(VigilPlateBlur, vigil_plate_blur, GST_TYPE_VIDEO_FILTER)
-GST_ELEMENT_REGISTER_DEFINE(plateblur, "plateblur", GST_RANK_NONE, VIGIL_TYPE_PLATE_BLUR)
+GST_ELEMENT_REGISTER_DEFINE(plateblur, kPlates.element, GST_RANK_NONE, VIGIL_TYPE_PLATE_BLUR)
 
 GType vigil_plate_blur_mode_get_type(void) {
   static GType type = 0;
@@ -417,13 +422,13 @@ static GstFlowReturn vigil_plate_blur_transform_frame_ip(GstVideoFilter* filter,
     // read, so it can never be published.
     std::set<std::int64_t> tracks;
     for (const auto& plate : plan.plates) {
-      vigil::gst::addObject(buffer, vigil::gst::kRoiPlate, plate.box.x, plate.box.y, plate.box.width,
+      vigil::gst::addObject(buffer, kPlates.roi_type, plate.box.x, plate.box.y, plate.box.width,
                             plate.box.height, plate.score, plate.track_id);
       tracks.insert(plate.track_id);
     }
     const bool changed = state.first_frame || tracks != state.published_tracks;
-    GstStructure* analysis = vigil::gst::addAnalysis(buffer, "plates", vigil::gst::kRoiPlate, changed);
-    gst_structure_set(analysis, "count", G_TYPE_INT, static_cast<gint>(plan.plates.size()), nullptr);
+    GstStructure* analysis = vigil::gst::addAnalysis(buffer, kPlates.event_kind, kPlates.roi_type, changed);
+    gst_structure_set(analysis, vigil::events::key::plates::kCount, G_TYPE_INT, static_cast<gint>(plan.plates.size()), nullptr);
     state.published_tracks = std::move(tracks);
     state.first_frame = false;
     GST_LOG_OBJECT(self, "frame %" G_GINT64_FORMAT ": %zu plate(s), %zu region(s), state %d%s", index,

@@ -1,6 +1,7 @@
 // codereader under GstHarness: one published event per appearance (and one
 // when a code leaves, if asked), GS1 data as a nested structure, the region
 // property, and nothing published where there is no code.
+#include "vigil/analytics/registry.hpp"
 #include "vigil/groundtruth/codes.hpp"
 #include "vigil/groundtruth/scene.hpp"
 #include "vigil/gst/meta.hpp"
@@ -49,7 +50,7 @@ Output readOutput(GstBuffer* buffer) {
   while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &state,
                                                           GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
     auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
-    EXPECT_STREQ(g_quark_to_string(roi->roi_type), vgst::kRoiBarcode);
+    EXPECT_STREQ(g_quark_to_string(roi->roi_type), vigil::analytics::kCodes.roi_type);
     const GstStructure* params = vgst::objectParams(roi);
     if (!params) {
       ADD_FAILURE() << "code without vigil-object params";

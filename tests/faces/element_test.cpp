@@ -1,6 +1,7 @@
 // facecount under GstHarness: real frames with known faces in, face regions
 // and the `faces` analysis summary out; emit policy; properties changed from
 // another thread while frames flow; clear errors for a bad model or zones.
+#include "vigil/analytics/registry.hpp"
 #include "vigil/faces/zones.hpp"
 #include "vigil/groundtruth/face_layer.hpp"
 #include "vigil/groundtruth/face_score.hpp"
@@ -49,7 +50,7 @@ Output readOutput(GstBuffer* buffer) {
   while (GstMeta* meta = gst_buffer_iterate_meta_filtered(buffer, &state,
                                                           GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
     auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
-    EXPECT_STREQ(g_quark_to_string(roi->roi_type), vgst::kRoiFace);
+    EXPECT_STREQ(g_quark_to_string(roi->roi_type), vigil::analytics::kFaces.roi_type);
     Face face;
     face.box = cv::Rect(static_cast<int>(roi->x), static_cast<int>(roi->y), static_cast<int>(roi->w),
                         static_cast<int>(roi->h));
@@ -67,7 +68,7 @@ Output readOutput(GstBuffer* buffer) {
     if (std::strcmp(vgst::analysisKind(summary), "faces") != 0) continue;
     EXPECT_FALSE(output.has_summary) << "one faces summary per frame";
     output.has_summary = true;
-    EXPECT_STREQ(gst_structure_get_string(summary, vgst::kFieldRoiType), vgst::kRoiFace);
+    EXPECT_STREQ(gst_structure_get_string(summary, vgst::kFieldRoiType), vigil::analytics::kFaces.roi_type);
     EXPECT_TRUE(gst_structure_get_int(summary, "count", &output.count));
     gboolean publish = FALSE;
     EXPECT_TRUE(gst_structure_get_boolean(summary, vgst::kFieldPublish, &publish));

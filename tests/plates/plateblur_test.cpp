@@ -1,6 +1,7 @@
 // The plateblur element from the built plugin, through GstHarness: plates are
 // redacted in place, metas attached, other ROI types redacted on request,
 // and bad settings fail at start with a clear error.
+#include "vigil/analytics/registry.hpp"
 #include "vigil/groundtruth/plates.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
@@ -88,7 +89,7 @@ TEST(PlateBlur, RedactsPlateInPlaceAndAttachesMetas) {
     while (GstMeta* meta = gst_buffer_iterate_meta_filtered(out.get(), &state,
                                                             GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) {
       auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(meta);
-      ASSERT_STREQ(g_quark_to_string(roi->roi_type), vigil::gst::kRoiPlate);
+      ASSERT_STREQ(g_quark_to_string(roi->roi_type), vigil::analytics::kPlates.roi_type);
       const cv::Rect box(roi->x, roi->y, roi->w, roi->h);
       EXPECT_EQ((box & kPlateBox).area(), kPlateBox.area()) << "meta box does not cover the plate";
       const GstStructure* params = vigil::gst::objectParams(roi);

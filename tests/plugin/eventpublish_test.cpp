@@ -1,5 +1,6 @@
 // eventpublish under GstHarness, with a real SUB socket on loopback.
 #include "bus_listener.hpp"
+#include "vigil/analytics/registry.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
 
@@ -72,18 +73,18 @@ class EventPublishTest : public ::testing::Test {
 TEST_F(EventPublishTest, PublishesAnalysisSummaryWithItsObjects) {
   GstBuffer* buffer = frame(42);
   vigil::gst::setCaptureTimeNs(buffer, 1'700'000'000'000'000'000LL);
-  GstStructure* faces = vigil::gst::addAnalysis(buffer, "faces", vigil::gst::kRoiFace, true);
+  GstStructure* faces = vigil::gst::addAnalysis(buffer, "faces", vigil::analytics::kFaces.roi_type, true);
   GstStructure* zones = gst_structure_new("zones", "queue-1", G_TYPE_INT, 2, "queue-2", G_TYPE_INT, 0, nullptr);
   gst_structure_set(faces, "count", G_TYPE_INT, 2, "zones", GST_TYPE_STRUCTURE, zones, nullptr);
   gst_structure_free(zones);
-  vigil::gst::addObject(buffer, vigil::gst::kRoiFace, 10, 20, 30, 40, 0.9, 7);
-  GstStructure* second = vigil::gst::addObject(buffer, vigil::gst::kRoiFace, 100, 120, 50, 60, 0.75, 8);
+  vigil::gst::addObject(buffer, vigil::analytics::kFaces.roi_type, 10, 20, 30, 40, 0.9, 7);
+  GstStructure* second = vigil::gst::addObject(buffer, vigil::analytics::kFaces.roi_type, 100, 120, 50, 60, 0.75, 8);
   gst_structure_set(second, "note", G_TYPE_STRING, "extra keys travel", nullptr);
   // Held back: stays on the buffer for downstream elements, not in the event.
-  GstStructure* hidden = vigil::gst::addObject(buffer, vigil::gst::kRoiFace, 1, 1, 5, 5, 0.5, 9);
+  GstStructure* hidden = vigil::gst::addObject(buffer, vigil::analytics::kFaces.roi_type, 1, 1, 5, 5, 0.5, 9);
   gst_structure_set(hidden, vigil::gst::kFieldPublish, G_TYPE_BOOLEAN, FALSE, nullptr);
   // Another analyser's object must not leak into the faces event.
-  vigil::gst::addObject(buffer, vigil::gst::kRoiPlate, 200, 200, 60, 20, 0.8, 1);
+  vigil::gst::addObject(buffer, vigil::analytics::kPlates.roi_type, 200, 200, 60, 20, 0.8, 1);
   push(buffer);
 
   auto event = listener_->waitForKind("faces");
@@ -121,12 +122,12 @@ TEST_F(EventPublishTest, PublishesAnalysisSummaryWithItsObjects) {
 
 TEST_F(EventPublishTest, SummaryThatDeclinesToPublishSendsNothing) {
   GstBuffer* quiet = frame(1);
-  gst_structure_set(vigil::gst::addAnalysis(quiet, "faces", vigil::gst::kRoiFace, false), "count", G_TYPE_INT, 1,
+  gst_structure_set(vigil::gst::addAnalysis(quiet, "faces", vigil::analytics::kFaces.roi_type, false), "count", G_TYPE_INT, 1,
                     nullptr);
-  vigil::gst::addObject(quiet, vigil::gst::kRoiFace, 1, 1, 10, 10, 0.9, 1);
+  vigil::gst::addObject(quiet, vigil::analytics::kFaces.roi_type, 1, 1, 10, 10, 0.9, 1);
   push(quiet);
   GstBuffer* loud = frame(2);
-  gst_structure_set(vigil::gst::addAnalysis(loud, "faces", vigil::gst::kRoiFace, true), "count", G_TYPE_INT, 3,
+  gst_structure_set(vigil::gst::addAnalysis(loud, "faces", vigil::analytics::kFaces.roi_type, true), "count", G_TYPE_INT, 3,
                     nullptr);
   push(loud);
   auto event = listener_->waitForKind("faces");
@@ -152,7 +153,7 @@ TEST_F(EventPublishTest, StockElementObjectsWithoutSummaryStillPublish) {
 TEST_F(EventPublishTest, SequenceNumbersCountUpPerTopic) {
   for (guint64 n = 0; n < 20; ++n) {
     GstBuffer* buffer = frame(n);
-    gst_structure_set(vigil::gst::addAnalysis(buffer, "codes", vigil::gst::kRoiBarcode, true), "count", G_TYPE_INT,
+    gst_structure_set(vigil::gst::addAnalysis(buffer, "codes", vigil::analytics::kCodes.roi_type, true), "count", G_TYPE_INT,
                       0, nullptr);
     push(buffer);
   }
@@ -213,7 +214,7 @@ TEST_F(EventPublishTest, StatsReadableWhileStreaming) {
   });
   for (guint64 n = 0; n < 200; ++n) {
     GstBuffer* buffer = frame(n);
-    gst_structure_set(vigil::gst::addAnalysis(buffer, "faces", vigil::gst::kRoiFace, true), "count", G_TYPE_INT, 0,
+    gst_structure_set(vigil::gst::addAnalysis(buffer, "faces", vigil::analytics::kFaces.roi_type, true), "count", G_TYPE_INT, 0,
                       nullptr);
     push(buffer);
   }

@@ -52,6 +52,17 @@ std::string configError(const std::string& yaml) {
   return "(no error)";
 }
 
+// Count rules count what analytics publish: the kinds come from the analytics
+// registry, and `status` (no analytic's kind) is refused with the list.
+TEST(NotifierConfig, CountRulesTakeTheKindsOfTheAnalytics) {
+  const std::string head = "sinks:\n  console: {type: log}\nrules:\n  - {name: q, type: count, alert_at: 1, kind: ";
+  for (const char* kind : {"faces", "plates", "codes"}) {
+    EXPECT_EQ(configError(head + kind + "}\n"), "(no error)") << kind;
+  }
+  const std::string error = configError(head + "status}\n");
+  EXPECT_NE(error.find("rules[0].kind: expected faces, plates or codes"), std::string::npos) << error;
+}
+
 TEST(NotifierConfig, BadFilesNameTheKeyAndTheLine) {
   const std::string sinks = "sinks:\n  console: {type: log}\n";
   EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_a: 5\n").find("rules.yaml:6:5: rules[0].alert_a: unknown key"), std::string::npos)

@@ -1,5 +1,6 @@
 #include "vigil/groundtruth/face_run.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/gst/message.hpp"
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
@@ -36,7 +37,7 @@ std::string busError(GstElement* pipeline) {
 FaceFrameResult collect(GstBuffer* buffer) {
   FaceFrameResult result;
   for (GstVideoRegionOfInterestMeta* roi : gst::regionsOfInterest(buffer)) {
-    if (std::strcmp(g_quark_to_string(roi->roi_type), gst::kRoiFace) != 0) continue;
+    if (std::strcmp(g_quark_to_string(roi->roi_type), vigil::analytics::kFaces.roi_type) != 0) continue;
     result.boxes.emplace_back(static_cast<float>(roi->x), static_cast<float>(roi->y),
                               static_cast<float>(roi->w), static_cast<float>(roi->h));
   }

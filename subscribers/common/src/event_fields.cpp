@@ -1,6 +1,10 @@
 #include "vigil/subscribers/event_fields.hpp"
 
+#include "vigil/events/keys.hpp"
+
 namespace vigil::subscribers {
+
+namespace key = events::key;
 
 namespace {
 
@@ -11,11 +15,11 @@ std::string stringOr(const msgpack::object* object) {
 
 }  // namespace
 
-std::optional<std::int64_t> eventCount(const events::Event& event) { return event.getInt("count"); }
+std::optional<std::int64_t> eventCount(const events::Event& event) { return event.getInt(key::detections::kCount); }
 
 std::vector<std::pair<std::string, std::int64_t>> zoneCounts(const events::Event& event) {
   std::vector<std::pair<std::string, std::int64_t>> zones;
-  const msgpack::object* map = event.find("zones");
+  const msgpack::object* map = event.find(key::faces::kZones);
   if (!map || map->type != msgpack::type::MAP) return zones;
   for (std::uint32_t i = 0; i < map->via.map.size; ++i) {
     const auto& pair = map->via.map.ptr[i];
@@ -27,24 +31,24 @@ std::vector<std::pair<std::string, std::int64_t>> zoneCounts(const events::Event
 }
 
 std::optional<std::int64_t> zoneCount(const events::Event& event, std::string_view zone) {
-  const msgpack::object* map = event.find("zones");
+  const msgpack::object* map = event.find(key::faces::kZones);
   if (!map) return std::nullopt;
   return events::asInt(events::findKey(*map, zone));
 }
 
 std::vector<CodeRead> codeReads(const events::Event& event) {
   std::vector<CodeRead> reads;
-  const msgpack::object* objects = event.find("objects");
+  const msgpack::object* objects = event.find(key::detections::kObjects);
   if (!objects || objects->type != msgpack::type::ARRAY) return reads;
   for (std::uint32_t i = 0; i < objects->via.array.size; ++i) {
     const msgpack::object& object = objects->via.array.ptr[i];
     if (object.type != msgpack::type::MAP) continue;
     CodeRead read;
-    read.text = stringOr(events::findKey(object, "text"));
-    read.format = stringOr(events::findKey(object, "format"));
-    read.state = stringOr(events::findKey(object, "state"));
-    read.track_id = events::asInt(events::findKey(object, "track_id"));
-    read.first_seen = events::asInt(events::findKey(object, "first_seen"));
+    read.text = stringOr(events::findKey(object, key::codes::kText));
+    read.format = stringOr(events::findKey(object, key::codes::kFormat));
+    read.state = stringOr(events::findKey(object, key::codes::kState));
+    read.track_id = events::asInt(events::findKey(object, key::object::kTrackId));
+    read.first_seen = events::asInt(events::findKey(object, key::codes::kFirstSeen));
     reads.push_back(std::move(read));
   }
   return reads;
@@ -52,11 +56,11 @@ std::vector<CodeRead> codeReads(const events::Event& event) {
 
 StatusFields statusFields(const events::Event& event) {
   StatusFields fields;
-  fields.state = stringOr(event.find("state"));
-  fields.detail = stringOr(event.find("detail"));
-  fields.input_fps = event.getDouble("input_fps");
-  fields.analysed_fps = event.getDouble("analysed_fps");
-  fields.dropped_frames = event.getInt("dropped_frames");
+  fields.state = stringOr(event.find(key::status::kState));
+  fields.detail = stringOr(event.find(key::status::kDetail));
+  fields.input_fps = event.getDouble(key::status::kInputFps);
+  fields.analysed_fps = event.getDouble(key::status::kAnalysedFps);
+  fields.dropped_frames = event.getInt(key::status::kDroppedFrames);
   return fields;
 }
 

@@ -1,5 +1,6 @@
 #include "vigil/notifier/config.hpp"
 
+#include "vigil/analytics/registry.hpp"
 #include "vigil/subscribers/parse.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -241,8 +242,9 @@ Rule readRule(const Reader& reader, const YAML::Node& node, const std::string& p
       forbid("pattern");
       forbid("format");
       if (node["kind"]) rule.kind = reader.string(node["kind"], path + ".kind");
-      if (rule.kind != "faces" && rule.kind != "plates" && rule.kind != "codes") {
-        reader.fail(node["kind"], path + ".kind", "expected faces, plates or codes");
+      // Every analytic's events carry `count`: any of their kinds can be counted.
+      if (!analytics::byEventKind(rule.kind)) {
+        reader.fail(node["kind"], path + ".kind", "expected " + analytics::eventKindsText());
       }
       if (node["zone"]) rule.zone = reader.string(node["zone"], path + ".zone");
       if (!node["alert_at"]) reader.fail(node, path + ".alert_at", "missing (alert when count >= alert_at)");
@@ -303,7 +305,7 @@ Rule subscriptionRule(const NotifierConfig& config, std::int64_t chat_id, const 
   Rule rule;
   rule.name = "subscription:" + std::to_string(chat_id) + ":" + source + (zone.empty() ? "" : "/" + zone);
   rule.type = RuleType::kCount;
-  rule.kind = "faces";
+  rule.kind = analytics::kFaces.event_kind;  // subscriptions count people, per zone
   rule.source = source;
   rule.zone = zone;
   rule.alert_at = std::max<std::int64_t>(count, 1);

@@ -1,5 +1,6 @@
 #include "vigil/notifier/engine.hpp"
 
+#include "vigil/events/keys.hpp"
 #include "vigil/events/schema.hpp"
 #include "vigil/subscribers/event_fields.hpp"
 #include "vigil/subscribers/parse.hpp"
@@ -306,7 +307,7 @@ void Engine::onEvent(const events::Event& event, bool from_snapshot) {
       case RuleType::kCode: {
         if (header.kind != events::kind::kCodes || from_snapshot) break;
         for (const auto& read : subscribers::codeReads(event)) {
-          if (read.state == "left") continue;
+          if (read.state == events::key::codes::kStateLeft) continue;
           if (!rule.format.empty() && read.format != rule.format) continue;
           if (!std::regex_search(read.text, *rule.pattern)) continue;
           Instance& inst = s.instance(*rule_state, header.source, "");

@@ -1,7 +1,8 @@
 // How Vigil's elements talk to each other: buffer metadata.
 //
 // Objects: one GstVideoRegionOfInterestMeta per detection, in buffer pixels,
-// with roi_type `face`, `license-plate` or `barcode` and one param structure
+// with the analytic's roi_type (`face`, `license-plate`, `barcode`: the
+// table in vigil/analytics/registry.hpp) and one param structure
 // named `vigil-object`. Its fields are the event object's keys as published
 // (`score`, `track_id`, `format`, `text`, `gs1`, `first_seen`, ...), except
 // `publish` (boolean, default true): false keeps the object on the buffer for
@@ -21,10 +22,6 @@
 #include <string_view>
 
 namespace vigil::gst {
-
-inline constexpr const char* kRoiFace = "face";
-inline constexpr const char* kRoiPlate = "license-plate";
-inline constexpr const char* kRoiBarcode = "barcode";
 
 inline constexpr const char* kObjectParams = "vigil-object";
 inline constexpr const char* kAnalysisMeta = "VigilAnalysisMeta";

@@ -49,7 +49,7 @@ enum class RuleType { kCount, kSourceDown, kCode };
 struct Rule {
   std::string name;
   RuleType type = RuleType::kCount;
-  std::string kind = "faces";              // count rules: faces, plates or codes
+  std::string kind = "faces";              // count rules: an analytic's event kind (vigil/analytics)
   std::string source = "*";                // a source id, or * for every source seen
   std::string zone;                        // count rules: a zone's count instead of the total
   std::int64_t alert_at = 1;               // alert when count >= alert_at ...

@@ -7,6 +7,7 @@
 #include "config.hpp"
 #include "rtsp_server.hpp"
 #include "runner.hpp"
+#include "vigil/events/keys.hpp"
 #include "vigil/events/subscriber.hpp"
 #include "vigil/groundtruth/clip.hpp"
 #include "vigil/groundtruth/codes.hpp"
@@ -155,37 +156,37 @@ struct BusTally {
 };
 
 void tally(BusTally& out, const events::Event& event) {
+  namespace key = events::key;
   ++out.events_by_kind[event.header.kind];
   out.latency_ms.push_back((events::wallClockNowNs() - event.header.ts_ns) / 1e6);
   const std::string& kind = event.header.kind;
-  if (kind == "status") {
-    const auto state = event.getString("state").value_or("");
-    if (event.find("heartbeat") && event.find("heartbeat")->type == msgpack::type::BOOLEAN &&
-        event.find("heartbeat")->via.boolean) {
-      return;
-    }
+  if (kind == events::kind::kStatus) {
+    const auto state = event.getString(key::status::kState).value_or("");
+    const msgpack::object* heartbeat = event.find(key::status::kHeartbeat);
+    if (heartbeat && heartbeat->type == msgpack::type::BOOLEAN && heartbeat->via.boolean) return;
     if (out.states.empty() || out.states.back() != state) out.states.push_back(state);
-  } else if (kind == "faces") {
-    out.max_faces = std::max(out.max_faces, event.getInt("count").value_or(0));
-    if (const msgpack::object* zones = event.find("zones"); zones && zones->type == msgpack::type::MAP) {
+  } else if (kind == events::kind::kFaces) {
+    out.max_faces = std::max(out.max_faces, event.getInt(key::faces::kCount).value_or(0));
+    if (const msgpack::object* zones = event.find(key::faces::kZones); zones && zones->type == msgpack::type::MAP) {
       for (std::uint32_t i = 0; i < zones->via.map.size; ++i) {
         const auto name = events::asString(&zones->via.map.ptr[i].key).value_or("?");
         out.max_by_zone[name] = std::max(out.max_by_zone[name], events::asInt(&zones->via.map.ptr[i].val).value_or(0));
       }
     }
-  } else if (kind == "plates") {
-    out.max_plates = std::max(out.max_plates, event.getInt("count").value_or(0));
-  } else if (kind == "codes") {
-    const msgpack::object* objects = event.find("objects");
+  } else if (kind == events::kind::kPlates) {
+    out.max_plates = std::max(out.max_plates, event.getInt(key::plates::kCount).value_or(0));
+  } else if (kind == events::kind::kCodes) {
+    const msgpack::object* objects = event.find(key::codes::kObjects);
     if (!objects || objects->type != msgpack::type::ARRAY) return;
     for (std::uint32_t i = 0; i < objects->via.array.size; ++i) {
       const msgpack::object& object = objects->via.array.ptr[i];
-      if (events::asString(events::findKey(object, "state")).value_or("appeared") != "appeared") continue;
+      const auto state = events::asString(events::findKey(object, key::codes::kState));
+      if (state.value_or(key::codes::kStateAppeared) != key::codes::kStateAppeared) continue;
       // `text` is what the code says (GS1 in bracket form), as the ground truth has it.
-      const auto text = events::asString(events::findKey(object, "text")).value_or("");
-      const auto format = events::asString(events::findKey(object, "format")).value_or("");
+      const auto text = events::asString(events::findKey(object, key::codes::kText)).value_or("");
+      const auto format = events::asString(events::findKey(object, key::codes::kFormat)).value_or("");
       out.codes[text] = format;
-      if (events::findKey(object, "gs1")) out.gs1_codes.insert(text);
+      if (events::findKey(object, key::codes::kGs1)) out.gs1_codes.insert(text);
     }
   }
 }

@@ -1,0 +1,174 @@
+#include "vigil/gst/analyser.hpp"
+
+#include "vigil/gst/guard.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+
+GST_DEBUG_CATEGORY_STATIC(vigil_analyser_debug);
+#define GST_CAT_DEFAULT vigil_analyser_debug
+
+namespace {
+
+enum { PROP_0, PROP_INTERVAL };
+
+struct Settings {
+  guint interval = vigil::gst::kDefaultAnalyserInterval;
+};
+
+}  // namespace
+
+struct VigilAnalyserState {
+  vigil::gst::SharedSettings<Settings> settings;
+  std::atomic<guint64> frames{0};
+  guint64 last_analysed = 0;  // streaming thread only
+};
+
+namespace {
+
+VigilAnalyserState& stateOf(gpointer self) { return *VIGIL_ANALYSER(self)->state; }
+
+const char* nameOf(gpointer self) { return GST_OBJECT_NAME(self) ? GST_OBJECT_NAME(self) : "analyser"; }
+
+// The class this one derives from, looked up rather than kept in a static:
+// the copy of this file that registered the type may not be the one running.
+GObjectClass* parentClass() { return G_OBJECT_CLASS(g_type_class_peek(GST_TYPE_VIDEO_FILTER)); }
+
+void vigil_analyser_class_init(gpointer klass, gpointer);
+void vigil_analyser_init(GTypeInstance* instance, gpointer);
+
+}  // namespace
+
+GType vigil_analyser_get_type(void) {
+  static const GType type = [] {
+    // Registered once per process, by whichever copy of vigil::gst asks first.
+    if (const GType existing = g_type_from_name("VigilAnalyser")) return existing;
+    GTypeInfo info{};
+    info.class_size = sizeof(VigilAnalyserClass);
+    info.class_init = vigil_analyser_class_init;
+    info.instance_size = sizeof(VigilAnalyser);
+    info.instance_init = vigil_analyser_init;
+    return g_type_register_static(GST_TYPE_VIDEO_FILTER, "VigilAnalyser", &info, G_TYPE_FLAG_ABSTRACT);
+  }();
+  return type;
+}
+
+guint64 vigil_analyser_frames(VigilAnalyser* self) { return stateOf(self).frames.load(); }
+
+static gboolean vigil_analyser_start(GstBaseTransform* transform) {
+  VigilAnalyserState& state = stateOf(transform);
+  state.frames = 0;
+  state.last_analysed = 0;
+  VigilAnalyserClass* klass = VIGIL_ANALYSER_GET_CLASS(transform);
+  if (!klass->start_analysis) return TRUE;
+  return vigil::gst::guarded(GST_ELEMENT(transform), "start", FALSE,
+                             [&]() -> gboolean { return klass->start_analysis(VIGIL_ANALYSER(transform)); });
+}
+
+static gboolean vigil_analyser_stop(GstBaseTransform* transform) {
+  VigilAnalyserClass* klass = VIGIL_ANALYSER_GET_CLASS(transform);
+  if (!klass->stop_analysis) return TRUE;
+  return vigil::gst::guarded(GST_ELEMENT(transform), "stop", FALSE, [&]() -> gboolean {
+    klass->stop_analysis(VIGIL_ANALYSER(transform));
+    return TRUE;
+  });
+}
+
+// Replaces GstVideoFilter's transform_ip, which would map READ|WRITE and so
+// copy pixels shared with other branches.
+static GstFlowReturn vigil_analyser_transform_ip(GstBaseTransform* transform, GstBuffer* buffer) {
+  VigilAnalyserState& state = stateOf(transform);
+  VigilAnalyserClass* klass = VIGIL_ANALYSER_GET_CLASS(transform);
+  GstVideoFilter* filter = GST_VIDEO_FILTER(transform);
+  const guint interval = std::max(1u, state.settings.copy().interval);
+  const guint64 frame = ++state.frames;
+  // Due on the first frame, then `interval` frames after the last analysed one
+  // (a changed interval takes effect from the next analysis).
+  const bool due = state.last_analysed == 0 || frame - state.last_analysed >= interval;
+  return vigil::gst::guarded(GST_ELEMENT(transform), nameOf(transform), GST_FLOW_ERROR, [&]() -> GstFlowReturn {
+    if (!klass->analyse) throw std::logic_error("the element does not implement analyse()");
+    if (!due) {
+      if (klass->between) klass->between(VIGIL_ANALYSER(transform), buffer);
+      return GST_FLOW_OK;
+    }
+    state.last_analysed = frame;
+    GstVideoFrame mapped;
+    // NO_REF: a mapped frame holding its own ref would make the buffer
+    // read-only, and the analyser must still add metas to it.
+    const auto flags = static_cast<GstMapFlags>(GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF);
+    if (!gst_video_frame_map(&mapped, &filter->in_info, buffer, flags)) {
+      GST_ELEMENT_ERROR(transform, STREAM, FAILED, ("Cannot map the frame for reading"), (nullptr));
+      return GST_FLOW_ERROR;
+    }
+    // Unmapped however analyse() leaves.
+    struct Unmap {
+      GstVideoFrame* frame;
+      ~Unmap() { gst_video_frame_unmap(frame); }
+    } unmap{&mapped};
+    klass->analyse(VIGIL_ANALYSER(transform), buffer, &mapped);
+    GST_LOG_OBJECT(transform, "frame %" G_GUINT64_FORMAT " analysed", frame);
+    return GST_FLOW_OK;
+  });
+}
+
+static void vigil_analyser_set_property(GObject* object, guint id, const GValue* value, GParamSpec* spec) {
+  switch (id) {
+    case PROP_INTERVAL: {
+      const guint interval = g_value_get_uint(value);
+      stateOf(object).settings.update([&](Settings& settings) { settings.interval = interval; });
+      break;
+    }
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
+  }
+}
+
+static void vigil_analyser_get_property(GObject* object, guint id, GValue* value, GParamSpec* spec) {
+  switch (id) {
+    case PROP_INTERVAL: g_value_set_uint(value, stateOf(object).settings.copy().interval); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
+  }
+}
+
+namespace {
+
+void vigil_analyser_init(GTypeInstance* instance, gpointer) {
+  VigilAnalyser* self = reinterpret_cast<VigilAnalyser*>(instance);
+  self->state = new VigilAnalyserState();
+  // In place so metas can be added; never passthrough, or transform_ip would
+  // not run. The frame is mapped READ, so pixels are not copied.
+  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+}
+
+void vigil_analyser_finalize(GObject* object) {
+  VigilAnalyser* self = reinterpret_cast<VigilAnalyser*>(object);
+  delete self->state;
+  self->state = nullptr;
+  parentClass()->finalize(object);
+}
+
+void vigil_analyser_class_init(gpointer klass, gpointer) {
+  GObjectClass* object_class = G_OBJECT_CLASS(klass);
+  GstBaseTransformClass* transform_class = GST_BASE_TRANSFORM_CLASS(klass);
+  GST_DEBUG_CATEGORY_INIT(vigil_analyser_debug, "vigilanalyser", 0, "Vigil analyser base");
+
+  object_class->set_property = vigil_analyser_set_property;
+  object_class->get_property = vigil_analyser_get_property;
+  object_class->finalize = vigil_analyser_finalize;
+  g_object_class_install_property(
+      object_class, PROP_INTERVAL,
+      g_param_spec_uint("interval", "Interval",
+                        "Analyse every N-th frame (the first included); frames in between carry what the "
+                        "element follows, if anything",
+                        1,
+                        vigil::gst::kMaxAnalyserInterval, vigil::gst::kDefaultAnalyserInterval,
+                        static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                                 GST_PARAM_MUTABLE_PLAYING)));
+
+  transform_class->start = GST_DEBUG_FUNCPTR(vigil_analyser_start);
+  transform_class->stop = GST_DEBUG_FUNCPTR(vigil_analyser_stop);
+  transform_class->transform_ip = GST_DEBUG_FUNCPTR(vigil_analyser_transform_ip);
+  transform_class->transform_ip_on_passthrough = FALSE;
+}
+
+}  // namespace

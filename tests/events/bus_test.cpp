@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -272,6 +273,73 @@ TEST(Bus, SeqJumpIsCountedAsAnExactGap) {
   EXPECT_EQ(subscriber.stats().stale, 1u);
   EXPECT_EQ(subscriber.stats().missed, 4u);
   EXPECT_EQ(subscriber.stats().gaps, 2u);
+}
+
+// A hostile seq (up to INT64_MAX) in run after run cannot wrap the counters.
+TEST(Bus, LossCountersSaturateInsteadOfWrapping) {
+  RawPublisher raw;
+  Subscriber subscriber(subscriberTo(raw.endpoint()));
+  ASSERT_TRUE(raw.handshake(subscriber));
+  const std::string topic = topicFor("faces", "huge-gaps");
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(INT64_MAX);
+  for (const std::string run : {"run1", "run2", "run3"}) {
+    raw.sendEvent("faces", "huge-gaps", 1, run);
+    raw.sendEvent("faces", "huge-gaps", kMaxSeq, run);
+  }
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(nextOn(subscriber, topic)) << "event " << i;
+  const TopicState& state = subscriber.topics().at(topic);
+  EXPECT_EQ(state.missed, kCounterMax) << "3 gaps of INT64_MAX - 2 stop at the maximum";
+  EXPECT_EQ(subscriber.stats().missed, kCounterMax);
+  EXPECT_EQ(state.gaps, 3u);
+  EXPECT_EQ(state.restarts, 2u);
+}
+
+// Topics are chosen by the sender: beyond max_topics they are dropped and
+// counted, and the topics already tracked go on as before.
+TEST(Bus, TopicsBeyondTheCapAreDroppedAndCounted) {
+  RawPublisher raw;
+  SubscriberOptions options = subscriberTo(raw.endpoint());
+  options.max_topics = 8;
+  Subscriber subscriber(options);
+  int overflow_reports = 0;
+  subscriber.onReject([&](DecodeStatus status, const std::string&) {
+    overflow_reports += status == DecodeStatus::kTooManyTopics;
+  });
+  ASSERT_TRUE(raw.handshake(subscriber));  // one topic: the warm-up's
+  ASSERT_EQ(subscriber.topics().size(), 1u);
+  constexpr int kInvented = 20;
+  for (int i = 0; i < kInvented; ++i) raw.sendEvent("faces", "flood-" + std::to_string(i), 1);
+  raw.sendEvent(kind::kStatus, kWarmupSource, 1'000'000);
+  std::set<std::string> delivered;
+  for (;;) {
+    auto received = subscriber.next(kDeadline);
+    ASSERT_TRUE(received) << "the known topic still gets through";
+    if (received->event.header.source == kWarmupSource) {
+      if (received->event.header.seq == 1'000'000) break;
+      continue;  // a late warm-up
+    }
+    delivered.insert(received->event.topic);
+  }
+  EXPECT_EQ(delivered.size(), 7u) << "up to the cap of 8 with the warm-up topic";
+  EXPECT_EQ(subscriber.topics().size(), 8u);
+  EXPECT_EQ(subscriber.stats().topic_overflow, kInvented - 7u);
+  EXPECT_EQ(overflow_reports, kInvented - 7);
+}
+
+// ZMQ_MAXMSGSIZE: a frame far above the limit is refused by ZeroMQ before it
+// is read (the connection drops and comes back), instead of being received
+// whole and then counted as too large.
+TEST(Bus, HugeFrameIsRefusedUnreadAndTheSubscriberRecovers) {
+  RawPublisher raw;
+  Subscriber subscriber(subscriberTo(raw.endpoint()));
+  ASSERT_TRUE(raw.handshake(subscriber));
+  const SubscriberStats before = subscriber.stats();
+  raw.send({topicFor("faces", "huge"), std::string(64u << 20, '\xc0')});
+  ASSERT_TRUE(raw.handshake(subscriber)) << "events flow again after the reconnect";
+  raw.sendEvent("faces", "after-huge", 1);
+  ASSERT_TRUE(nextOn(subscriber, topicFor("faces", "after-huge")));
+  EXPECT_EQ(subscriber.stats().too_large, before.too_large) << "the 64 MiB frame never reached decode()";
+  EXPECT_EQ(subscriber.stats().malformed, before.malformed);
 }
 
 TEST(Bus, FirstSightOfATopicIsNotAGap) {

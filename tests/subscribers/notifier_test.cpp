@@ -178,6 +178,27 @@ TEST(NotifierEngine, CooldownShutdownAndSourceDown) {
 
 // ---------- the process ----------
 
+// std::regex recurses per character: a 30 000-character text overflowed the
+// stack (segfault). Texts beyond kMaxMatchedTextBytes are counted, not matched.
+TEST(NotifierEngine, LongCodeTextsAreCountedNotMatched) {
+  std::vector<notifier::Notification> out;
+  notifier::Rule rule;
+  rule.name = "x";
+  rule.type = notifier::RuleType::kCode;
+  rule.pattern_text = "((A|B)|(C|D))+X";
+  rule.pattern.emplace(rule.pattern_text, std::regex::ECMAScript);
+  notifier::Engine engine({rule}, [&](notifier::Notification n) { out.push_back(std::move(n)); }, 0);
+  engine.onEvent(makeEvent("codes", "cam", *codesBody({{"QRCode", std::string(30000, 'A') + "X", "appeared", 1}}), 1));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(engine.stats().texts_too_long, 1u);
+  // The longest text matched still fits the stack with this costly pattern.
+  engine.onEvent(makeEvent("codes", "cam",
+                           *codesBody({{"QRCode", std::string(notifier::kMaxMatchedTextBytes - 1, 'A') + "X", "appeared", 2}}),
+                           2));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(engine.stats().texts_too_long, 1u);
+}
+
 class NotifierProcessTest : public ::testing::Test {
  protected:
   std::unique_ptr<ChildProcess> start(const std::string& rules, std::vector<std::string> extra = {}) {
@@ -276,6 +297,50 @@ TEST_F(NotifierProcessTest, HysteresisAllSinksAndAFailingSinkDoesNotBlock) {
   EXPECT_EQ(json::parse(lines(notifier->out())[1])["type"], "clear");
   EXPECT_EQ(notifier->err().find("TEST:TOKEN"), std::string::npos) << "the bot token must never be logged";
   EXPECT_NE(notifier->err().find("sink 'refused': 0 delivered, 2 failed"), std::string::npos) << notifier->err();
+}
+
+// What anyone on the bus could send killed the notifier: a source with an
+// invalid UTF-8 byte (JSON exception, exit 1) and a 30 000-character code text
+// (segfault in std::regex_search). Neither may; nor may a text forge log lines.
+TEST_F(NotifierProcessTest, HostileEventsNeitherKillNorForgeLogLines) {
+  WebhookReceiver hook;
+  const std::string rules =
+      "sinks:\n  hook: {type: webhook, url: '" + hook.url() + "', timeout: 1s}\n  log: {type: log}\n"
+      "rules:\n"
+      "  - {name: crowd, type: count, source: '*', alert_at: 1}\n"
+      "  - {name: x-code, type: code, pattern: '.*X', clear_hold: 10s}\n";
+  auto notifier = start(rules);
+  waitWatching(*notifier);
+  bus_.publish("faces", "cam\xff", *facesBody(3), ++frame_);
+  bus_.publish("faces", "cam\x1b[31m\n[error] forged", *facesBody(3), ++frame_);
+  bus_.publish("codes", "cam-long", *codesBody({{"QRCode", std::string(30000, 'A') + "X", "appeared", 1}}));
+  bus_.publish("codes", "cam-ansi", *codesBody({{"QRCode", "X\x1b[2J\n[error] forged line", "appeared", 1}}));
+  bus_.publish("faces", "cam-good", *facesBody(2), ++frame_);
+  ASSERT_TRUE(pollUntil([&] {
+    std::size_t crowd = 0, code = 0;
+    for (const auto& post : hook.posts()) {
+      crowd += post.body["rule"] == "crowd";
+      code += post.body["rule"] == "x-code";
+    }
+    return crowd == 1 && code == 1;
+  }, kDeadline)) << notifier->err() << (notifier->running() ? "(running)" : "(exited)");
+  ASSERT_TRUE(notifier->running());
+  notifier->signal(SIGTERM);
+  EXPECT_EQ(notifier->wait(kDeadline), 0) << notifier->err();
+  for (const auto& post : hook.posts()) {
+    if (post.body["rule"] == "crowd") {
+      EXPECT_EQ(post.body["source"], "cam-good");
+    }
+    if (post.body["rule"] == "x-code") {
+      EXPECT_EQ(post.body["source"], "cam-ansi");
+    }
+  }
+  const std::string log = notifier->err();
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "no terminal escape reaches the log";
+  EXPECT_EQ(log.find("\n[error] forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("X\\x1b[2J\\x0a[error] forged line"), std::string::npos) << log;
+  EXPECT_NE(log.find("1 code texts too long to match"), std::string::npos) << log;
+  EXPECT_NE(log.find("2 malformed"), std::string::npos) << log;
 }
 
 TEST_F(NotifierProcessTest, SourceDownCodesSnapshotAndKillNineRestart) {

@@ -397,6 +397,97 @@ TEST_F(RecorderTest, MalformedAndOversizedMessagesAreCountedAndSkipped) {
   EXPECT_EQ(countEvents(db_, bad), 0);
 }
 
+// Peak resident memory of a running process, in bytes (VmHWM).
+std::int64_t peakRss(pid_t pid) {
+  const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmHWM:");
+  if (at == std::string::npos) return -1;
+  return std::stoll(status.substr(at + 6)) * 1024;
+}
+
+// What a hostile peer on the bus tried: forged ids (path, ANSI escapes and a
+// newline, 5000 characters, invalid UTF-8), a 64 MiB frame, and seqs that
+// would overflow the loss counters. None is stored or printed; memory stays put.
+TEST_F(RecorderTest, HostileIdsHugeFramesAndHugeGapsAreHarmless) {
+  zmq::context_t context;
+  zmq::socket_t raw(context, zmq::socket_type::pub);
+  raw.bind("tcp://127.0.0.1:*");
+  auto recorder = startRecorder(raw.get(zmq::sockopt::last_endpoint));
+  std::uint64_t seq = 0;
+  auto send = [&](const std::string& kind, const std::string& source, const events::Body& body,
+                  std::optional<std::uint64_t> at_seq = std::nullopt, const std::string& run = "raw-run") {
+    events::Header header;
+    header.kind = kind;
+    header.source = source;
+    header.run = run;
+    header.seq = at_seq ? *at_seq : ++seq;
+    header.ts_ns = events::wallClockNowNs();
+    const std::string topic = events::topicFor(kind, source);
+    const std::string encoded = events::encode(header, body);
+    raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    raw.send(zmq::buffer(encoded));
+  };
+  ASSERT_TRUE(pollUntil([&] { return recorder->err().find("recording topic vigil/status/probe") != std::string::npos; },
+                        kDeadline, [&] { send("status", kProbeSource, *statusBody("playing")); }));
+
+  const std::vector<std::string> forged = {"..", std::string(5000, 'x'), "cam\xff",
+                                           "cam\x1b[31m\n[2024-01-01 00:00:00.000] [error] forged"};
+  for (const auto& source : forged) send("faces", source, *facesBody(1));
+  send("faces", "zone-cam", *facesBody(1, {{"door\n[error] forged", 1}}));
+  send("codes", "text-cam", *codesBody({{"QRCode", "bad \xc0\xaf utf-8", "appeared", 1}}));
+  auto skipped = [&] {
+    std::size_t n = 0;
+    for (const auto& line : lines(recorder->err())) n += line.find("skipped a message") != std::string::npos;
+    return n;
+  };
+  // All six refused before the huge frame cuts the connection.
+  ASSERT_TRUE(pollUntil([&] { return skipped() == 6; }, kDeadline)) << recorder->err();
+  const std::string huge(64u << 20, '\xc0');
+  raw.send(zmq::str_buffer("vigil/faces/huge"), zmq::send_flags::sndmore);
+  raw.send(zmq::buffer(huge));
+  // The huge frame dropped the connection: publish until it is back.
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) >= 1; }, kDeadline,
+                        [&] { send("faces", "good-cam", *facesBody(4)); }))
+      << recorder->err();
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(INT64_MAX);
+  for (const std::string run : {"run1", "run2", "run3"}) {
+    send("faces", "gap-cam", *facesBody(1), 1, run);
+    send("faces", "gap-cam", *facesBody(1), kMaxSeq, run);
+  }
+  recorder::EventFilter gap_cam;
+  gap_cam.source = "gap-cam";
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, gap_cam) == 6; }, kDeadline)) << recorder->err();
+  const std::int64_t peak = peakRss(recorder->pid());
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, 48 << 20) << "the 64 MiB frame must not be read into memory";
+  recorder::EventStore store(db_, recorder::EventStore::Open::kExisting);
+  for (const auto& source : std::vector<std::string>{"..", "zone-cam", "text-cam"}) {
+    recorder::EventFilter filter;
+    filter.source = source;
+    EXPECT_EQ(store.total(filter), 0) << source;
+  }
+  recorder::EventFilter not_ours;
+  not_ours.kind = "faces";
+  const std::int64_t good = store.total(not_ours) - 6;
+  recorder::EventFilter good_cam;
+  good_cam.source = "good-cam";
+  EXPECT_EQ(good, store.total(good_cam)) << "only good-cam and gap-cam faces were stored";
+  for (const auto& topic : store.topics()) {
+    EXPECT_GE(topic.missed, 0) << topic.topic;
+    if (topic.topic == "vigil/faces/gap-cam") {
+      EXPECT_EQ(topic.missed, INT64_MAX) << "saturated, not wrapped";
+    }
+  }
+  const std::string log = recorder->err();
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "no terminal escape reaches the log";
+  EXPECT_EQ(log.find("\n[2024-01-01 00:00:00.000] [error] forged"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\n[error] forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("6 malformed"), std::string::npos) << log;
+}
+
 TEST_F(RecorderTest, PrintModeTailsEventsAsJsonLines) {
   Bus bus;
   ChildProcess tail({recorderBinary(), "--connect", bus.endpoint(), "--print"}, dir_.file("tail.out"), dir_.file("tail.err"));

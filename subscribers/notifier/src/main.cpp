@@ -94,7 +94,8 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
   } else {
     reply = "commands: /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list";
   }
-  spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink, command.text, reply);
+  spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink,
+               vigil::events::logSafe(command.text), vigil::events::logSafe(reply));
   dispatcher.reply(command.sink, command.chat_id, reply);
   return changed;
 }
@@ -170,7 +171,7 @@ void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& ale
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << state.dump() << "\n";
+    out << state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     if (!out) {
       spdlog::error("cannot write the state file {}", temporary);
       return;
@@ -315,7 +316,12 @@ int main(int argc, char** argv) {
         if (seen_topics.insert(received->event.topic).second) {
           spdlog::info("watching topic {} (run {})", received->event.topic, received->event.header.run);
         }
+        const auto too_long = engine.stats().texts_too_long;
         engine.onEvent(received->event);
+        if (engine.stats().texts_too_long > too_long && too_long == 0) {
+          spdlog::warn("{}: a code text of more than {} bytes was not matched against the rules "
+                       "(counted; reported once)", received->event.topic, nt::kMaxMatchedTextBytes);
+        }
         save();
       }
       if (std::chrono::steady_clock::now() >= next_tick) {
@@ -337,11 +343,12 @@ int main(int argc, char** argv) {
     save();
     dispatcher.stop(kDrainTimeout);
     const auto& stats = subscriber.stats();
-    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns; bus: {} lost "
-                 "({} gaps), {} malformed, {} too large, {} bad framing",
+    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns, {} code texts "
+                 "too long to match; bus: {} lost ({} gaps), {} malformed, {} too large, {} bad framing, "
+                 "{} beyond the topic limit",
                  stats.received, engine.stats().alerts, engine.stats().clears,
-                 engine.stats().suppressed_by_cooldown, stats.missed, stats.gaps, stats.malformed,
-                 stats.too_large, stats.bad_framing);
+                 engine.stats().suppressed_by_cooldown, engine.stats().texts_too_long, stats.missed,
+                 stats.gaps, stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
     for (const auto& [name, sink] : dispatcher.stats()) {
       spdlog::info("sink '{}': {} delivered, {} failed, {} dropped", name, sink.delivered, sink.failed, sink.dropped);
     }

@@ -1,5 +1,7 @@
 #include "vigil/notifier/sinks.hpp"
 
+#include "vigil/events/schema.hpp"
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -31,6 +33,7 @@ constexpr int kHttpMultipleChoices = 300;
 constexpr int kHttpTooManyRequests = 429;
 constexpr milliseconds kPollSlack{5000};     // read timeout beyond the long-poll wait
 constexpr milliseconds kChildReapStep{5};
+constexpr std::size_t kMaxLoggedMessage = 1000;  // bytes of a notification in one log line
 
 // Sleeps up to `duration`, returning early (false) once stopping.
 bool pause(milliseconds duration, const std::atomic<bool>& stopping) {
@@ -78,10 +81,13 @@ bool withRetries(const SinkConfig& config, const std::atomic<bool>& stopping, At
 class LogSink : public Sink {
  public:
   bool deliver(const Notification& n, const std::atomic<bool>&) override {
+    // Messages quote code texts and status details from the bus: one line each,
+    // whatever they contain (no forged lines, no terminal escapes).
+    const std::string line = events::logSafe(n.message, kMaxLoggedMessage);
     if (n.type == Notification::Type::kAlert) {
-      spdlog::warn("{}", n.message);
+      spdlog::warn("{}", line);
     } else {
-      spdlog::info("{}", n.message);
+      spdlog::info("{}", line);
     }
     return true;
   }
@@ -143,7 +149,7 @@ class TelegramSink : public Sink {
   bool send(std::int64_t chat_id, const std::string& text, const std::atomic<bool>& stopping) {
     // The token is part of the path: it is never logged.
     const std::string path = prefix_ + "/bot" + config_.token + "/sendMessage";
-    const std::string body = nlohmann::json{{"chat_id", chat_id}, {"text", text}}.dump();
+    const std::string body = nlohmann::json{{"chat_id", chat_id}, {"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return withRetries(config_, stopping, [&]() -> std::optional<milliseconds> {
       auto client = makeClient(origin_, config_.timeout);
       auto result = client->Post(path.c_str(), body, "application/json");

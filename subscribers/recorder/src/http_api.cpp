@@ -67,7 +67,7 @@ EventFilter filterFrom(const httplib::Request& request) {
 
 void sendError(httplib::Response& response, int status, const std::string& message) {
   response.status = status;
-  response.set_content(nlohmann::json{{"error", message}}.dump(), kJsonType);
+  response.set_content(nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), kJsonType);
 }
 
 }  // namespace

@@ -233,10 +233,12 @@ void EventStore::write(const std::vector<IncomingEvent>& batch) {
           .bind(5, topic.last_seq).bind(6, seq).bind(7, std::int64_t{0})
           .bind(8, incoming.received_ns);
       insert_gap_.run();
-    } else if (topic.received > 0 && seq > topic.last_seq + 1) {
+    } else if (topic.received > 0 && seq - 1 > topic.last_seq) {
+      // seq and last_seq are both in [0, INT64_MAX]: the difference cannot
+      // overflow, the running sums could (a hostile seq): they saturate.
       const std::int64_t missed = seq - topic.last_seq - 1;
-      topic.missed += missed;
-      ++topic.gaps;
+      topic.missed = missed > INT64_MAX - topic.missed ? INT64_MAX : topic.missed + missed;
+      if (topic.gaps < INT64_MAX) ++topic.gaps;
       insert_gap_.bind(1, std::string_view(event.topic)).bind(2, std::string_view("missed"))
           .bind(3, std::string_view(header.run)).bind(4, std::string_view(topic.run))
           .bind(5, topic.last_seq).bind(6, seq).bind(7, missed).bind(8, incoming.received_ns);

@@ -101,8 +101,13 @@ Config parseConfig(const std::string& yaml_text, const std::string& name,
 // "500ms", "5s", "2m", "1h" or a plain number of seconds.
 std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
 
-// The URI with any user:password@ removed, safe for logs and events.
+// The URI with user:password@ and the values of credential-like query
+// parameters (password=, token=, key=, secret=, sig=, auth= ...) replaced by
+// ***, safe for logs and events.
 std::string redactUri(const std::string& uri);
+
+// The secrets redactUri() hides, for scrubbing texts that quote them alone.
+std::vector<std::string> uriSecrets(const std::string& uri);
 
 SourceType classifyUri(const std::string& uri);
 

@@ -2,6 +2,7 @@
 // the HTTP API, kill -9 and restart, a locked database, retention, and
 // malformed/oversized messages from a raw ZeroMQ publisher.
 #include "harness.hpp"
+#include "vigil/recorder/http_api.hpp"
 #include "vigil/recorder/store.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,11 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 #include <zmq.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -486,6 +492,98 @@ TEST_F(RecorderTest, HostileIdsHugeFramesAndHugeGapsAreHarmless) {
   EXPECT_EQ(log.find("\n[2024-01-01 00:00:00.000] [error] forged"), std::string::npos) << log;
   EXPECT_EQ(log.find("\n[error] forged"), std::string::npos) << log;
   EXPECT_NE(log.find("6 malformed"), std::string::npos) << log;
+}
+
+// The HTTP API under abuse: limit=0 and bucket=0 no longer ask for unbounded
+// answers, bodies are refused, slow clients cannot starve /api/health, and a
+// foreign Host (DNS rebinding) is refused.
+TEST_F(RecorderTest, HttpApiBoundsRowsBucketsBodiesSlowClientsAndHosts) {
+  constexpr std::int64_t kStored = recorder::kHttpMaxRows + 50;
+  {
+    recorder::EventStore store(db_, recorder::EventStore::Open::kCreate);
+    std::vector<recorder::IncomingEvent> batch;
+    for (std::int64_t i = 1; i <= kStored; ++i) {
+      events::Header header;
+      header.kind = "faces";
+      header.source = "bulk";
+      header.run = "bulk-run";
+      header.seq = static_cast<std::uint64_t>(i);
+      header.ts_ns = events::wallClockNowNs();
+      const std::string bytes = events::encode(header, *facesBody(1));
+      auto decoded = events::decode(events::topicFor("faces", "bulk"), bytes.data(), bytes.size());
+      batch.push_back(recorder::makeIncoming(*decoded.event, header.ts_ns));
+    }
+    store.write(batch);
+  }
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0"});
+  std::smatch match;
+  std::string out;
+  ASSERT_TRUE(pollUntil([&] { out = recorder->out(); return std::regex_search(out, match, std::regex(R"(http://127\.0\.0\.1:(\d+))")); }, kDeadline))
+      << recorder->err();
+  const int port = std::stoi(match[1]);
+  httplib::Client http("127.0.0.1", port);
+
+  for (const char* limit : {"0", "-1", "99999999"}) {
+    auto rows = http.Get(std::string("/api/events?limit=") + limit);
+    ASSERT_TRUE(rows);
+    EXPECT_EQ(rows->status, 200);
+    EXPECT_EQ(json::parse(rows->body).size(), static_cast<std::size_t>(recorder::kHttpMaxRows)) << "limit=" << limit;
+  }
+  EXPECT_EQ(json::parse(http.Get("/api/events?limit=7")->body).size(), 7u);
+  auto zero_bucket = http.Get("/api/zones/aggregates?bucket=0ms");
+  ASSERT_TRUE(zero_bucket);
+  EXPECT_EQ(zero_bucket->status, 400);
+  EXPECT_NE(zero_bucket->body.find("bucket must be at least 1s"), std::string::npos) << zero_bucket->body;
+
+  const std::string body(1 << 20, 'x');
+  auto posted = http.Post("/api/events", body, "application/octet-stream");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 413) << "a 1 MiB body is refused, not read";
+
+  auto foreign = http.Get("/api/health", {{"Host", "rebind.evil.example:" + std::to_string(port)}});
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 403);
+  auto local = http.Get("/api/health", {{"Host", "localhost:" + std::to_string(port)}});
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200);
+
+  // Slow clients: connections that send half a request and then nothing.
+  std::vector<int> slow;
+  const auto started = std::chrono::steady_clock::now();  // every health request below counts
+  for (int i = 0; i < 12; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    const std::string half = "GET /api/health HTTP/1.1\r\nHost: localhost\r\n";
+    ASSERT_EQ(::send(fd, half.data(), half.size(), 0), static_cast<ssize_t>(half.size()));
+    slow.push_back(fd);
+    // libcpp-httplib listens with a backlog of 5: an answered request proves
+    // the connections before it were accepted, so none waits for a SYN retry.
+    if (slow.size() % 4 == 0) ASSERT_TRUE(httplib::Client("127.0.0.1", port).Get("/api/health"));
+  }
+  httplib::Client fresh("127.0.0.1", port);
+  auto health = fresh.Get("/api/health");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  for (int fd : slow) ::close(fd);
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_LT(waited, 1s) << "12 slow clients must not starve /api/health";
+  std::printf("health with slow clients: %lld ms\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()));
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+}
+
+TEST_F(RecorderTest, HttpOnANonLoopbackAddressIsWarnedAbout) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "0.0.0.0:0"});
+  EXPECT_TRUE(pollUntil([&] { return recorder->err().find("reachable from other hosts, without authentication") != std::string::npos; },
+                        kDeadline)) << recorder->err();
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
 }
 
 TEST_F(RecorderTest, PrintModeTailsEventsAsJsonLines) {

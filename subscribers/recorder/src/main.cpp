@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
       ->default_str("vigil/");
   app.add_flag("--print", options.print, "Print every event as a JSON line on stdout (tail)");
   app.add_option("--http", http, "Serve the HTTP JSON API on HOST:PORT (port 0 = any free port)");
+  rec::HttpLimits http_limits;
+  app.add_option("--http-allow-host", http_limits.allowed_hosts,
+                 "Also serve requests whose Host header names this (e.g. behind a reverse proxy); "
+                 "localhost, 127.0.0.1, ::1 and the bound host always are");
   app.add_option("--batch-size", options.batch_size,
                  "Events per transaction; a kill -9 loses at most the open batch")
       ->default_val(options.batch_size)->check(CLI::PositiveNumber);
@@ -192,9 +196,15 @@ int main(int argc, char** argv) {
       // The API opens the database lazily, after the recorder created it.
       rec::EventStore create(options.db_path, rec::EventStore::Open::kCreate);
       const auto address = sub::parseHostPort(http);
-      api.emplace(options.db_path);
+      api.emplace(options.db_path, http_limits);
       const int port = api->start(address.host, address.port);
       spdlog::info("HTTP API listening on http://{}:{}", address.host, port);
+      if (!rec::isLoopbackHost(address.host)) {
+        // No authentication yet: whoever reaches the port reads and deletes.
+        spdlog::warn("the HTTP API is bound to {}, reachable from other hosts, without authentication: "
+                     "anyone who can connect can read and DELETE events; bind 127.0.0.1 unless a "
+                     "firewall or an authenticating proxy stands in front", address.host);
+      }
       if (!options.print) std::printf("http://%s:%d\n", address.host.c_str(), port);
       std::fflush(stdout);
     }

@@ -494,34 +494,45 @@ TEST_F(RecorderTest, HostileIdsHugeFramesAndHugeGapsAreHarmless) {
   EXPECT_NE(log.find("6 malformed"), std::string::npos) << log;
 }
 
+// Writes `count` faces events of source "bulk" straight into a new store.
+void fillStore(const std::string& db, std::int64_t count) {
+  recorder::EventStore store(db, recorder::EventStore::Open::kCreate);
+  std::vector<recorder::IncomingEvent> batch;
+  for (std::int64_t i = 1; i <= count; ++i) {
+    events::Header header;
+    header.kind = "faces";
+    header.source = "bulk";
+    header.run = "bulk-run";
+    header.seq = static_cast<std::uint64_t>(i);
+    header.ts_ns = events::wallClockNowNs();
+    const std::string bytes = events::encode(header, *facesBody(1));
+    auto decoded = events::decode(events::topicFor("faces", "bulk"), bytes.data(), bytes.size());
+    batch.push_back(recorder::makeIncoming(*decoded.event, header.ts_ns));
+  }
+  store.write(batch);
+}
+
+// The port the recorder printed for --http 127.0.0.1:0, or -1.
+int httpPort(const ChildProcess& recorder) {
+  std::smatch match;
+  std::string out;
+  if (!pollUntil([&] { out = recorder.out(); return std::regex_search(out, match, std::regex(R"(http://127\.0\.0\.1:(\d+))")); },
+                 kDeadline)) {
+    return -1;
+  }
+  return std::stoi(match[1]);
+}
+
 // The HTTP API under abuse: limit=0 and bucket=0 no longer ask for unbounded
 // answers, bodies are refused, slow clients cannot starve /api/health, and a
 // foreign Host (DNS rebinding) is refused.
 TEST_F(RecorderTest, HttpApiBoundsRowsBucketsBodiesSlowClientsAndHosts) {
   constexpr std::int64_t kStored = recorder::kHttpMaxRows + 50;
-  {
-    recorder::EventStore store(db_, recorder::EventStore::Open::kCreate);
-    std::vector<recorder::IncomingEvent> batch;
-    for (std::int64_t i = 1; i <= kStored; ++i) {
-      events::Header header;
-      header.kind = "faces";
-      header.source = "bulk";
-      header.run = "bulk-run";
-      header.seq = static_cast<std::uint64_t>(i);
-      header.ts_ns = events::wallClockNowNs();
-      const std::string bytes = events::encode(header, *facesBody(1));
-      auto decoded = events::decode(events::topicFor("faces", "bulk"), bytes.data(), bytes.size());
-      batch.push_back(recorder::makeIncoming(*decoded.event, header.ts_ns));
-    }
-    store.write(batch);
-  }
+  fillStore(db_, kStored);
   Bus bus;
   auto recorder = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0"});
-  std::smatch match;
-  std::string out;
-  ASSERT_TRUE(pollUntil([&] { out = recorder->out(); return std::regex_search(out, match, std::regex(R"(http://127\.0\.0\.1:(\d+))")); }, kDeadline))
-      << recorder->err();
-  const int port = std::stoi(match[1]);
+  const int port = httpPort(*recorder);
+  ASSERT_GT(port, 0) << recorder->err();
   httplib::Client http("127.0.0.1", port);
 
   for (const char* limit : {"0", "-1", "99999999"}) {
@@ -563,7 +574,9 @@ TEST_F(RecorderTest, HttpApiBoundsRowsBucketsBodiesSlowClientsAndHosts) {
     slow.push_back(fd);
     // libcpp-httplib listens with a backlog of 5: an answered request proves
     // the connections before it were accepted, so none waits for a SYN retry.
-    if (slow.size() % 4 == 0) ASSERT_TRUE(httplib::Client("127.0.0.1", port).Get("/api/health"));
+    if (slow.size() % 4 == 0) {
+      ASSERT_TRUE(httplib::Client("127.0.0.1", port).Get("/api/health"));
+    }
   }
   httplib::Client fresh("127.0.0.1", port);
   auto health = fresh.Get("/api/health");
@@ -575,6 +588,45 @@ TEST_F(RecorderTest, HttpApiBoundsRowsBucketsBodiesSlowClientsAndHosts) {
   std::printf("health with slow clients: %lld ms\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()));
   recorder->signal(SIGTERM);
   EXPECT_EQ(recorder->wait(kDeadline), 0);
+}
+
+// Bearer tokens from files: none reads nothing (but health), the read token
+// reads and cannot delete, the admin token deletes.
+TEST_F(RecorderTest, HttpBearerTokensSeparateReadFromAdmin) {
+  fillStore(db_, 3);
+  writeFile(dir_.file("read.token"), "r-secret-1\n");
+  writeFile(dir_.file("admin.token"), "  a-secret-2  \n");
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0", "--http-token-file", dir_.file("read.token"),
+                                                 "--http-admin-token-file", dir_.file("admin.token")});
+  const int port = httpPort(*recorder);
+  ASSERT_GT(port, 0) << recorder->err();
+  httplib::Client http("127.0.0.1", port);
+  auto status = [&](const std::string& method, const std::string& path, const std::string& token) {
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto result = method == "GET" ? http.Get(path.c_str(), headers) : http.Delete(path.c_str(), headers);
+    return result ? result->status : -1;
+  };
+  EXPECT_EQ(status("GET", "/api/health", ""), 200) << "health stays open for probes";
+  EXPECT_EQ(status("GET", "/api/events", ""), 401);
+  EXPECT_EQ(status("GET", "/api/events", "r-secret-"), 401);
+  EXPECT_EQ(status("GET", "/api/events", "r-secret-1x"), 401);
+  EXPECT_EQ(status("GET", "/api/events", "r-secret-1"), 200);
+  EXPECT_EQ(status("GET", "/api/topics", "a-secret-2"), 200);
+  EXPECT_EQ(status("DELETE", "/api/events?from_id=0", ""), 401);
+  EXPECT_EQ(status("DELETE", "/api/events?from_id=0", "r-secret-1"), 403);
+  EXPECT_EQ(countEvents(db_), 3);
+  EXPECT_EQ(status("DELETE", "/api/events?from_id=0", "a-secret-2"), 200);
+  EXPECT_EQ(countEvents(db_), 0);
+  EXPECT_EQ(recorder->err().find("secret"), std::string::npos) << "tokens are never logged";
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+
+  writeFile(dir_.file("empty.token"), "\n");
+  auto refused = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0", "--http-token-file", dir_.file("empty.token")});
+  EXPECT_EQ(refused->wait(kDeadline), 2);
+  EXPECT_NE(refused->err().find("empty.token is empty"), std::string::npos) << refused->err();
 }
 
 TEST_F(RecorderTest, HttpOnANonLoopbackAddressIsWarnedAbout) {

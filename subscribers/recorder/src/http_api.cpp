@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -22,6 +23,7 @@ namespace {
 constexpr std::int64_t kDefaultLimit = 1000;
 constexpr auto kDefaultBucket = std::chrono::minutes(5);
 constexpr int kForbidden = 403;
+constexpr int kUnauthorized = 401;
 constexpr std::int64_t kNsPerMs = 1'000'000;
 constexpr int kBadRequest = 400;
 constexpr int kNotFound = 404;
@@ -79,33 +81,6 @@ void sendError(httplib::Response& response, int status, const std::string& messa
 
 }  // namespace
 
-struct HttpApi::State {
-  std::string db_path;
-  httplib::Server server;
-  std::mutex store_mutex;  // httplib serves on a pool; one connection, one user at a time
-  std::unique_ptr<EventStore> store;
-  std::thread thread;
-  std::set<std::string> allowed_hosts;  // Host header names served (lower case)
-
-  // Runs `body` with the store under the lock, mapping errors to HTTP statuses.
-  template <typename Body>
-  void guarded(httplib::Response& response, Body&& body) {
-    try {
-      std::lock_guard<std::mutex> lock(store_mutex);
-      if (!store) store = std::make_unique<EventStore>(db_path, EventStore::Open::kExisting);
-      response.set_content(body(*store), kJsonType);
-    } catch (const std::invalid_argument& error) {
-      sendError(response, kBadRequest, error.what());
-    } catch (const std::out_of_range& error) {
-      sendError(response, kNotFound, error.what());
-    } catch (const SqliteError& error) {
-      sendError(response, error.transient() ? kUnavailable : kServerError, error.what());
-    } catch (const std::exception& error) {
-      sendError(response, kServerError, error.what());
-    }
-  }
-};
-
 namespace {
 
 std::string lowerCase(std::string text) {
@@ -129,9 +104,93 @@ bool isLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
+// Compares without an early exit, so the time taken says nothing of how
+// much of a guessed token was right.
+bool sameSecret(const std::string& given, const std::string& secret) {
+  unsigned char difference = given.size() == secret.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    difference |= static_cast<unsigned char>(given[i] ^ secret[i % std::max<std::size_t>(secret.size(), 1)]);
+  }
+  return difference == 0 && !secret.empty();
+}
+
 }  // namespace
 
 bool isLoopbackHost(const std::string& host) { return isLoopback(lowerCase(host)); }
+
+std::string readTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token)) throw std::invalid_argument("cannot read the token file " + path);
+  const auto first = token.find_first_not_of(" \t\r");
+  const auto last = token.find_last_not_of(" \t\r");
+  token = first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
+  if (token.empty()) throw std::invalid_argument("the token file " + path + " is empty");
+  return token;
+}
+
+namespace {
+
+enum class Access { kNone, kRead, kAdmin };
+
+// What the request's bearer token allows.
+Access accessOf(const httplib::Request& request, const HttpLimits& limits) {
+  const std::string header = request.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() <= kBearer.size() || header.compare(0, kBearer.size(), kBearer) != 0) return Access::kNone;
+  const std::string token = header.substr(kBearer.size());
+  if (sameSecret(token, limits.admin_token)) return Access::kAdmin;
+  if (sameSecret(token, limits.read_token)) return Access::kRead;
+  return Access::kNone;
+}
+
+}  // namespace
+
+struct HttpApi::State {
+  std::string db_path;
+  httplib::Server server;
+  std::mutex store_mutex;  // httplib serves on a pool; one connection, one user at a time
+  std::unique_ptr<EventStore> store;
+  std::thread thread;
+  std::set<std::string> allowed_hosts;  // Host header names served (lower case)
+  HttpLimits limits;
+
+  // Bearer tokens, when configured: read for GET, admin for DELETE too.
+  httplib::Server::HandlerResponse authorize(const httplib::Request& request, httplib::Response& response) const {
+    if (limits.read_token.empty() && limits.admin_token.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (request.path == "/api/health") return httplib::Server::HandlerResponse::Unhandled;
+    const Access access = accessOf(request, limits);
+    if (access == Access::kNone) {
+      response.set_header("WWW-Authenticate", "Bearer");
+      sendError(response, kUnauthorized, "missing or wrong bearer token");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (request.method != "GET" && request.method != "HEAD" && access != Access::kAdmin) {
+      sendError(response, kForbidden, "this token may read, not " + request.method);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+
+  // Runs `body` with the store under the lock, mapping errors to HTTP statuses.
+  template <typename Body>
+  void guarded(httplib::Response& response, Body&& body) {
+    try {
+      std::lock_guard<std::mutex> lock(store_mutex);
+      if (!store) store = std::make_unique<EventStore>(db_path, EventStore::Open::kExisting);
+      response.set_content(body(*store), kJsonType);
+    } catch (const std::invalid_argument& error) {
+      sendError(response, kBadRequest, error.what());
+    } catch (const std::out_of_range& error) {
+      sendError(response, kNotFound, error.what());
+    } catch (const SqliteError& error) {
+      sendError(response, error.transient() ? kUnavailable : kServerError, error.what());
+    } catch (const std::exception& error) {
+      sendError(response, kServerError, error.what());
+    }
+  }
+};
+
 
 HttpApi::HttpApi(std::string db_path, HttpLimits limits) : state_(std::make_unique<State>()) {
   state_->db_path = std::move(db_path);
@@ -151,13 +210,16 @@ HttpApi::HttpApi(std::string db_path, HttpLimits limits) : state_(std::make_uniq
   for (const auto& host : limits.allowed_hosts) s.allowed_hosts.insert(lowerCase(host));
   // DNS rebinding: a web page on evil.example, resolved to 127.0.0.1, sends
   // Host: evil.example. Only the names the API is reached by are served.
+  s.limits = limits;
   server.set_pre_routing_handler([&s](const httplib::Request& request, httplib::Response& response) {
-    if (!request.has_header("Host")) return httplib::Server::HandlerResponse::Unhandled;
+    if (!request.has_header("Host")) return s.authorize(request, response);
     const std::string host = hostName(request.get_header_value("Host"));
-    if (s.allowed_hosts.count(host)) return httplib::Server::HandlerResponse::Unhandled;
-    sendError(response, kForbidden,
-              "Host '" + events::logSafe(host, 64) + "' is not served here (see --http-allow-host)");
-    return httplib::Server::HandlerResponse::Handled;
+    if (!s.allowed_hosts.count(host)) {
+      sendError(response, kForbidden,
+                "Host '" + events::logSafe(host, 64) + "' is not served here (see --http-allow-host)");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return s.authorize(request, response);
   });
   server.Get("/api/health", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(R"({"ok":true})", kJsonType);

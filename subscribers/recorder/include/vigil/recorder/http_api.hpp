@@ -25,7 +25,16 @@ struct HttpLimits {
   // Host header names served besides localhost, 127.0.0.1, ::1 and the bound
   // host (DNS-rebinding defence); e.g. the name a reverse proxy forwards.
   std::vector<std::string> allowed_hosts;
+  // Bearer tokens. When either is set, every request but /api/health needs
+  // `Authorization: Bearer TOKEN`: the read token for GET, the admin token
+  // for GET and DELETE. Both empty: no authentication (loopback use).
+  std::string read_token;
+  std::string admin_token;
 };
+
+// The token in a file (first line, surrounding blanks dropped). Throws
+// std::invalid_argument naming the file when it cannot be read or is empty.
+std::string readTokenFile(const std::string& path);
 
 // True for localhost, ::1 and 127.x.y.z: an address only this machine reaches.
 bool isLoopbackHost(const std::string& host);

@@ -6,12 +6,15 @@
 #include "vigil/events/subscriber.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -340,6 +343,48 @@ TEST(Bus, HugeFrameIsRefusedUnreadAndTheSubscriberRecovers) {
   ASSERT_TRUE(nextOn(subscriber, topicFor("faces", "after-huge")));
   EXPECT_EQ(subscriber.stats().too_large, before.too_large) << "the 64 MiB frame never reached decode()";
   EXPECT_EQ(subscriber.stats().malformed, before.malformed);
+}
+
+// ZeroMQ deletes whatever is at an ipc:// path before binding, and the socket
+// followed the umask: a regular file is never replaced, the socket is 0600.
+TEST(Bus, IpcBindNeverReplacesAFileAndIsOwnerOnly) {
+  char directory_template[] = "/tmp/vigil-ipc-XXXXXX";
+  ASSERT_NE(::mkdtemp(directory_template), nullptr);
+  const std::string directory = directory_template;
+  const std::string file = directory + "/precious.txt";
+  {
+    std::FILE* out = std::fopen(file.c_str(), "w");
+    ASSERT_NE(out, nullptr);
+    std::fputs("keep me\n", out);
+    std::fclose(out);
+  }
+  PublisherOptions options;
+  options.endpoint = "ipc://" + file;
+  try {
+    Publisher::acquire(options);
+    ADD_FAILURE() << "bound over a regular file";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("exists and is not a socket"), std::string::npos) << error.what();
+  }
+  struct stat info {};
+  ASSERT_EQ(::lstat(file.c_str(), &info), 0) << "the file is still there";
+  EXPECT_TRUE(S_ISREG(info.st_mode));
+
+  const mode_t previous = ::umask(022);
+  options.endpoint = "ipc://" + directory + "/bus.sock";
+  options.snapshot_endpoint = "ipc://" + directory + "/snapshot.sock";
+  {
+    auto publisher = Publisher::acquire(options);
+    for (const char* name : {"/bus.sock", "/snapshot.sock"}) {
+      ASSERT_EQ(::lstat((directory + name).c_str(), &info), 0) << name;
+      EXPECT_TRUE(S_ISSOCK(info.st_mode)) << name;
+      EXPECT_EQ(info.st_mode & 0777, 0600u) << name;
+    }
+  }
+  ::umask(previous);
+  // A stale socket (the previous run's) may be replaced.
+  EXPECT_NO_THROW(Publisher::acquire(options));
+  std::system(("rm -rf " + directory).c_str());
 }
 
 TEST(Bus, FirstSightOfATopicIsNotAGap) {

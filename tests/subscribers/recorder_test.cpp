@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -627,6 +628,39 @@ TEST_F(RecorderTest, HttpBearerTokensSeparateReadFromAdmin) {
   auto refused = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0", "--http-token-file", dir_.file("empty.token")});
   EXPECT_EQ(refused->wait(kDeadline), 2);
   EXPECT_NE(refused->err().find("empty.token is empty"), std::string::npos) << refused->err();
+}
+
+// The database and its WAL are the owner's only, whatever the umask; a
+// symbolic link at --db is not followed unless asked.
+TEST_F(RecorderTest, DatabaseIsOwnerOnlyAndSymlinksAreRefused) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint());
+  waitSubscribed(bus, *recorder);
+  for (const std::string suffix : {"", "-wal", "-shm"}) {
+    struct stat info {};
+    ASSERT_EQ(::stat((db_ + suffix).c_str(), &info), 0) << suffix;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << "events.db" << suffix;
+  }
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+
+  const std::string target = dir_.file("elsewhere.db");
+  const std::string link = dir_.file("link.db");
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  ChildProcess refused({recorderBinary(), "--connect", bus.endpoint(), "--db", link}, dir_.file("link.out"),
+                       dir_.file("link.err"));
+  EXPECT_EQ(refused.wait(kDeadline), 1);
+  EXPECT_NE(refused.err().find("is a symbolic link; refusing to follow it"), std::string::npos) << refused.err();
+  struct stat info {};
+  EXPECT_NE(::stat(target.c_str(), &info), 0) << "nothing was created through the link";
+  ChildProcess allowed({recorderBinary(), "--connect", bus.endpoint(), "--db", link, "--allow-symlink-db"},
+                       dir_.file("allowed.out"), dir_.file("allowed.err"));
+  ASSERT_TRUE(pollUntil([&] { return allowed.err().find("recording topic vigil/status/probe") != std::string::npos; },
+                        kDeadline, [&] { bus.publish("status", kProbeSource, *statusBody("playing")); }))
+      << allowed.err();
+  allowed.signal(SIGTERM);
+  EXPECT_EQ(allowed.wait(kDeadline), 0);
+  EXPECT_EQ(::stat(target.c_str(), &info), 0);
 }
 
 TEST_F(RecorderTest, HttpOnANonLoopbackAddressIsWarnedAbout) {

@@ -38,7 +38,7 @@ class Ingest {
       }
     });
     if (!options.db_path.empty()) {
-      store_.emplace(options.db_path, EventStore::Open::kCreate, options.busy_timeout);
+      store_.emplace(options.db_path, EventStore::Open::kCreate, options.busy_timeout, options.allow_symlink_db);
     }
   }
 

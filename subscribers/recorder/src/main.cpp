@@ -118,6 +118,8 @@ int main(int argc, char** argv) {
   app.add_option("--topic", options.topic_prefixes, "Topic prefix(es) to record")
       ->default_str("vigil/");
   app.add_flag("--print", options.print, "Print every event as a JSON line on stdout (tail)");
+  app.add_flag("--allow-symlink-db", options.allow_symlink_db,
+               "Follow --db when it is a symbolic link (refused by default)");
   app.add_option("--http", http, "Serve the HTTP JSON API on HOST:PORT (port 0 = any free port)");
   rec::HttpLimits http_limits;
   app.add_option("--http-allow-host", http_limits.allowed_hosts,
@@ -200,7 +202,8 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
       // The API opens the database lazily, after the recorder created it.
-      rec::EventStore create(options.db_path, rec::EventStore::Open::kCreate);
+      rec::EventStore create(options.db_path, rec::EventStore::Open::kCreate, options.busy_timeout,
+                             options.allow_symlink_db);
       const auto address = sub::parseHostPort(http);
       // Tokens from files (kept out of `ps` and shell history) or the environment.
       auto token = [](const std::string& file, const char* variable) {

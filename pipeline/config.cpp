@@ -22,7 +22,7 @@ using std::chrono::milliseconds;
 // loop against a camera that is down.
 constexpr milliseconds kMinWatchdog{100};
 constexpr milliseconds kMinReconnect{10};
-constexpr milliseconds kMinHeartbeat{100};
+constexpr milliseconds kMinHeartbeat{10};
 constexpr milliseconds kMaxHeartbeat{3'600'000};  // eventpublish's heartbeat-interval maximum
 constexpr milliseconds kMinSegment{1000};
 constexpr milliseconds kMaxRtspLatency{60'000};

@@ -526,10 +526,23 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   }
   if (root["http"]) {
     const YAML::Node http = root["http"];
-    reader.onlyKeys(http, "http", {"address", "port"});
+    reader.onlyKeys(http, "http", {"address", "port", "token_file", "admin_token_file"});
     config.http.enabled = true;
     if (http["address"]) config.http.address = reader.string(http["address"], "http.address");
     if (http["port"]) config.http.port = reader.integer(http["port"], "http.port", 0, 65535);
+    // A token lives in a file of its own (first line), not in the config.
+    auto token = [&](const char* key) {
+      const std::string path = reader.string(http[key], std::string("http.") + key);
+      std::ifstream in(path);
+      std::string line;
+      if (!in || !std::getline(in, line)) reader.fail(http[key], std::string("http.") + key, "cannot read " + path);
+      const auto first = line.find_first_not_of(" \t\r");
+      const auto last = line.find_last_not_of(" \t\r");
+      if (first == std::string::npos) reader.fail(http[key], std::string("http.") + key, path + " is empty");
+      return line.substr(first, last - first + 1);
+    };
+    if (http["token_file"]) config.http.read_token = token("token_file");
+    if (http["admin_token_file"]) config.http.admin_token = token("admin_token_file");
   }
   if (!root["sources"]) reader.fail(root, "sources", "missing: at least one source is needed");
   const YAML::Node sources = root["sources"];

@@ -78,6 +78,11 @@ struct HttpConfig {
   bool enabled = false;
   std::string address = "127.0.0.1";
   int port = 8080;
+  // Bearer tokens (from `token_file` / `admin_token_file`, else the environment
+  // variables VIGIL_HTTP_TOKEN / VIGIL_HTTP_ADMIN_TOKEN). Either set: GET needs
+  // the read or admin token, POST (saving a snapshot) the admin token.
+  std::string read_token;
+  std::string admin_token;
 };
 
 struct Config {

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace vigil::pipeline {
@@ -24,6 +26,16 @@ constexpr std::time_t kReadTimeoutSeconds = 2;
 constexpr std::time_t kWriteTimeoutSeconds = 5;
 // Requests carry no body: 413 beyond this (a 200 MB body was read whole).
 constexpr std::size_t kMaxBodyBytes = 4096;
+
+// Compares without an early exit (timing says nothing of a partial match).
+bool sameSecret(const std::string& given, const std::string& secret) {
+  if (secret.empty()) return false;
+  unsigned char difference = given.size() == secret.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    difference |= static_cast<unsigned char>(given[i] ^ secret[i % secret.size()]);
+  }
+  return difference == 0;
+}
 
 bool isLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -58,6 +70,25 @@ struct HttpServer::Impl {
   // POST writes a file; 40 in a row wrote 40).
   std::mutex saved_mutex;
   std::map<std::string, std::chrono::steady_clock::time_point> last_saved;
+
+  // Bearer tokens, when configured: read or admin for GET, admin for POST.
+  httplib::Server::HandlerResponse authorize(const httplib::Request& request, httplib::Response& response) const {
+    if (config.read_token.empty() && config.admin_token.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string header = request.get_header_value("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    const std::string token = header.compare(0, kBearer.size(), kBearer) == 0 ? header.substr(kBearer.size()) : "";
+    const bool admin = sameSecret(token, config.admin_token);
+    if (!admin && !sameSecret(token, config.read_token)) {
+      response.set_header("WWW-Authenticate", "Bearer");
+      answerError(response, 401, "missing or wrong bearer token");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (request.method == "POST" && !admin) {
+      answerError(response, 403, "saving a snapshot needs the admin token");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
 
   // True when `id` may save now (and books it); else the wait in ms.
   std::optional<std::int64_t> rateLimited(const std::string& id) {
@@ -150,6 +181,11 @@ HttpServer::HttpServer(HttpConfig config, std::set<std::string> sources,
                        std::map<std::string, SnapshotTarget> targets)
     : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
+  auto fromEnvironment = [](std::string& token, const char* variable) {
+    if (const char* value = std::getenv(variable); token.empty() && value) token = value;
+  };
+  fromEnvironment(impl_->config.read_token, "VIGIL_HTTP_TOKEN");
+  fromEnvironment(impl_->config.admin_token, "VIGIL_HTTP_ADMIN_TOKEN");
   impl_->sources = std::move(sources);
   impl_->targets = std::move(targets);
   impl_->server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
@@ -160,11 +196,13 @@ HttpServer::HttpServer(HttpConfig config, std::set<std::string> sources,
   // DNS rebinding: a web page whose name resolves to this host sends its own
   // name as Host; only loopback names and the configured address are served.
   impl_->server.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
-    if (!request.has_header("Host")) return httplib::Server::HandlerResponse::Unhandled;
+    if (!request.has_header("Host")) return impl_->authorize(request, response);
     const std::string host = hostName(request.get_header_value("Host"));
-    if (isLoopback(host) || host == hostName(impl_->config.address)) return httplib::Server::HandlerResponse::Unhandled;
-    answerError(response, 403, "this Host is not served here");
-    return httplib::Server::HandlerResponse::Handled;
+    if (!isLoopback(host) && host != hostName(impl_->config.address)) {
+      answerError(response, 403, "this Host is not served here");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return impl_->authorize(request, response);
   });
   impl_->routes();
 }
@@ -182,7 +220,7 @@ void HttpServer::start() {
                              " (address not available or port in use)");
   }
   bound_port_ = bound;
-  if (!isLoopback(address)) {
+  if (!isLoopback(address) && impl_->config.read_token.empty() && impl_->config.admin_token.empty()) {
     spdlog::warn("HTTP snapshots are served on {}, reachable from other hosts, without authentication: anyone "
                  "who can connect can fetch redacted frames and save snapshots; bind 127.0.0.1 unless a firewall "
                  "or an authenticating proxy stands in front", address);

@@ -11,8 +11,9 @@
 // Limits: a request body over 4 KiB is refused (413); a client silent for 2 s
 // is dropped; a source saves at most one snapshot per second (429 with
 // Retry-After); a Host header other than a loopback name or the configured
-// address is refused (403, DNS rebinding). No authentication yet: a
-// non-loopback address is warned about at start.
+// address is refused (403, DNS rebinding). With bearer tokens configured
+// (HttpConfig::read_token / admin_token) GET needs either (401), POST the
+// admin one (403); without, a non-loopback address is warned about at start.
 //
 // Errors answer JSON {"error": TEXT}: 404 for an unknown source or one without
 // a `snapshot` output, 503 while it has no frame yet (starting, reconnecting

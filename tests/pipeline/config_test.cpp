@@ -144,6 +144,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:4:26: sources[0].reconnect.initial: '0ms' is out of range (10ms to 24h)"},
         BadConfig{"HeartbeatTooShort", "bus: {heartbeat: 5ms}\nsources: [{id: a, uri: x.mkv}]\n",
                   "test.yaml:1:18: bus.heartbeat: 0s (off) or at least 10ms"},
+        BadConfig{"HttpTokenFileMissing", "http: {token_file: /nonexistent/vigil.token}\nsources: [{id: a, uri: x.mkv}]\n",
+                  "test.yaml:1:20: http.token_file: cannot read /nonexistent/vigil.token"},
         BadConfig{"DuplicateKey", "sources:\n  - id: a\n    uri: x.mkv\n    uri: y.mkv\n",
                   "test.yaml:4:5: sources[0].uri: duplicate key (first at line 3)"},
         BadConfig{"DuplicateTopLevelKey", "http: {}\nsources: [{id: a, uri: x.mkv}]\nhttp: {port: 1}\n",

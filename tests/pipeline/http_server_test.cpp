@@ -120,5 +120,40 @@ TEST_F(SnapshotHttpTest, BodiesForeignHostsAndSlowClientsAreRefused) {
   EXPECT_LT(waited, 1s) << "4 idle connections must not block the endpoint";
 }
 
+// Bearer tokens: none or a wrong one reads nothing (401), the read token
+// fetches snapshots but cannot save one (403), the admin token saves.
+TEST(SnapshotHttpAuth, ReadTokenFetchesAdminTokenSaves) {
+  const fs::path directory = fs::temp_directory_path() / ("vigil-http-auth-" + std::to_string(::getpid()));
+  fs::create_directories(directory);
+  gst::SamplePtr sample = greySample();
+  SnapshotTarget target;
+  GstSample* raw = sample.get();
+  target.latest = [raw] { return gst::SamplePtr(gst_sample_ref(raw)); };
+  target.directory = directory.string();
+  HttpConfig config;
+  config.enabled = true;
+  config.port = 0;
+  config.read_token = "viewer-token";
+  config.admin_token = "admin-token";
+  HttpServer server(config, {"cam"}, {{"cam", target}});
+  server.start();
+  httplib::Client http("127.0.0.1", server.port());
+  auto status = [&](bool post, const std::string& token) {
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto result = post ? http.Post("/sources/cam/snapshot", headers, "", "text/plain")
+                       : http.Get("/sources/cam/snapshot.jpg", headers);
+    return result ? result->status : -1;
+  };
+  EXPECT_EQ(status(false, ""), 401);
+  EXPECT_EQ(status(false, "viewer-tokeN"), 401);
+  EXPECT_EQ(status(false, "viewer-token"), 200);
+  EXPECT_EQ(status(true, "viewer-token"), 403);
+  EXPECT_TRUE(fs::is_empty(directory));
+  EXPECT_EQ(status(true, "admin-token"), 201);
+  server.stop();
+  fs::remove_all(directory);
+}
+
 }  // namespace
 }  // namespace vigil::pipeline

@@ -13,6 +13,10 @@ namespace vigil::events {
 
 namespace {
 
+// How long after a dropped connection ZeroMQ must have announced its own
+// reconnect attempt (beyond the reconnect interval) before we make one.
+constexpr std::chrono::milliseconds kReconnectGrace{1000};
+
 // Adds without wrapping: a counter stops at kCounterMax.
 void addSaturating(std::uint64_t& counter, std::uint64_t amount) {
   counter = amount >= kCounterMax - std::min(counter, kCounterMax) ? kCounterMax : counter + amount;
@@ -24,10 +28,15 @@ struct Subscriber::State {
   SubscriberOptions options;
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::sub};
-  // Disconnect events of `socket`: ZeroMQ ends a connection whose peer sent a
-  // frame above ZMQ_MAXMSGSIZE as a protocol error and never reconnects it on
-  // its own, so one hostile frame would cut the subscriber off for good.
+  // Connection events of `socket`. ZeroMQ ends a connection whose peer sent a
+  // frame above ZMQ_MAXMSGSIZE as a protocol error and, unlike any other
+  // drop, never reconnects it: one hostile frame would cut the subscriber off
+  // for good. So a drop that ZeroMQ does not follow with a reconnect attempt
+  // within a grace period is reconnected here. Only then: disconnecting a
+  // session that is still alive could tear its pipe in the middle of a
+  // multipart message (libzmq asserts in fq.cpp).
   zmq::socket_t monitor{context, zmq::socket_type::pair};
+  std::map<std::string, std::chrono::steady_clock::time_point> dropped;  // endpoint -> reconnect deadline
   SubscriberStats stats;
   std::map<std::string, TopicState> topics;
   RejectHandler on_reject;
@@ -35,16 +44,15 @@ struct Subscriber::State {
   void startMonitor() {
     const std::string address = "inproc://vigil-subscriber-monitor-" +
                                 std::to_string(reinterpret_cast<std::uintptr_t>(this));
-    if (zmq_socket_monitor(socket.handle(), address.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+    const int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
+                       ZMQ_EVENT_CONNECT_RETRIED;
+    if (zmq_socket_monitor(socket.handle(), address.c_str(), events) != 0) {
       throw std::runtime_error(std::string("cannot monitor the subscriber socket: ") + zmq_strerror(zmq_errno()));
     }
     monitor.set(zmq::sockopt::linger, 0);
     monitor.connect(address);
   }
 
-  // A connection dropped: connect its endpoint afresh. For an ordinary drop
-  // (publisher restart) ZeroMQ would reconnect too; doing it for every drop
-  // keeps one rule, and costs nothing but a new connection.
   void onMonitorEvent() {
     std::vector<zmq::message_t> parts;
     if (!zmq::recv_multipart(monitor, std::back_inserter(parts), zmq::recv_flags::dontwait) ||
@@ -53,18 +61,40 @@ struct Subscriber::State {
     }
     std::uint16_t event = 0;
     std::memcpy(&event, parts[0].data(), sizeof event);
-    if (event != ZMQ_EVENT_DISCONNECTED) return;
     const std::string endpoint = parts[1].to_string();
-    for (const auto& connected : options.endpoints) {
-      if (connected != endpoint) continue;
-      try {
-        socket.disconnect(connected);
-      } catch (const zmq::error_t&) {
-        // Already gone: the protocol error ended it.
-      }
-      socket.connect(connected);
-      addSaturating(stats.reconnects, 1);
+    if (event == ZMQ_EVENT_DISCONNECTED) {
+      // ZeroMQ announces its own retry at once (CONNECT_RETRIED); a second
+      // and a reconnect interval without it means it gave the endpoint up.
+      dropped[endpoint] = std::chrono::steady_clock::now() + options.reconnect_interval + kReconnectGrace;
+    } else {
+      dropped.erase(endpoint);
     }
+  }
+
+  // Connects afresh the endpoints ZeroMQ gave up; returns the time until the
+  // next one is due (for the poll), or `limit`.
+  std::chrono::milliseconds reviveDropped(std::chrono::milliseconds limit) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = dropped.begin(); it != dropped.end();) {
+      if (now < it->second) {
+        limit = std::min(limit, std::chrono::duration_cast<std::chrono::milliseconds>(it->second - now) +
+                                    std::chrono::milliseconds(1));
+        ++it;
+        continue;
+      }
+      const bool ours = std::find(options.endpoints.begin(), options.endpoints.end(), it->first) !=
+                        options.endpoints.end();
+      if (ours) {
+        try {
+          socket.disconnect(it->first);  // the dead session's bookkeeping
+        } catch (const zmq::error_t&) {
+        }
+        socket.connect(it->first);
+        addSaturating(stats.reconnects, 1);
+      }
+      it = dropped.erase(it);
+    }
+    return limit;
   }
 
   void reject(DecodeStatus status, const std::string& detail) {
@@ -172,10 +202,14 @@ std::optional<Received> Subscriber::next(std::chrono::milliseconds timeout) {
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
+    const auto wait = s.reviveDropped(std::max(left, std::chrono::milliseconds(0)));
     zmq::pollitem_t items[] = {{s.socket.handle(), 0, ZMQ_POLLIN, 0},
                                {s.monitor.handle(), 0, ZMQ_POLLIN, 0}};
-    const int ready = zmq::poll(items, 2, std::max(left, std::chrono::milliseconds(0)));
-    if (ready <= 0) return std::nullopt;
+    const int ready = zmq::poll(items, 2, wait);
+    if (ready <= 0) {
+      if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      continue;
+    }
     if (items[1].revents & ZMQ_POLLIN) s.onMonitorEvent();
     if (!(items[0].revents & ZMQ_POLLIN)) {
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;

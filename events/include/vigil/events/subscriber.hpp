@@ -58,7 +58,7 @@ struct SubscriberStats {
   std::uint64_t restarts = 0;
   std::uint64_t stale = 0;       // seq at or below one already seen in this run (duplicates)
   std::uint64_t topic_overflow = 0;  // events dropped: more topics than max_topics
-  std::uint64_t reconnects = 0;  // connections to an endpoint dropped and made again
+  std::uint64_t reconnects = 0;  // dropped connections ZeroMQ gave up (oversized frame) and we made again
 };
 // Counters saturate at INT64_MAX (a hostile seq cannot wrap them, and every
 // value fits the signed 64-bit integers of SQLite and JSON readers).

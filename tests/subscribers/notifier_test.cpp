@@ -338,7 +338,8 @@ TEST_F(NotifierProcessTest, HostileEventsNeitherKillNorForgeLogLines) {
       "rules:\n"
       "  - {name: crowd, type: count, source: '*', alert_at: 1}\n"
       "  - {name: x-code, type: code, pattern: '.*X', clear_hold: 10s}\n";
-  auto notifier = start(rules);
+  // --state: the alert ids (source included) are written as JSON on the main thread.
+  auto notifier = start(rules, {"--state", dir_.file("hostile.state")});
   waitWatching(*notifier);
   bus_.publish("faces", "cam\xff", *facesBody(3), ++frame_);
   bus_.publish("faces", "cam\x1b[31m\n[error] forged", *facesBody(3), ++frame_);

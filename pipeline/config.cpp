@@ -7,13 +7,28 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 namespace vigil::pipeline {
 
 namespace {
+
+using std::chrono::milliseconds;
+// Ranges of the configurable durations. A watchdog below 100 ms restarts a
+// healthy source between two frames; a reconnect delay below 10 ms is a busy
+// loop against a camera that is down.
+constexpr milliseconds kMinWatchdog{100};
+constexpr milliseconds kMinReconnect{10};
+constexpr milliseconds kMinHeartbeat{10};
+constexpr milliseconds kMaxHeartbeat{3'600'000};  // eventpublish's heartbeat-interval maximum
+constexpr milliseconds kMinSegment{1000};
+constexpr milliseconds kMaxRtspLatency{60'000};
+constexpr milliseconds kMaxTimer{24 * 3'600'000};         // one day: watchdog, reconnect
+constexpr milliseconds kMaxDuration{365LL * 24 * 3'600'000};  // anything at all
 
 // Errors read "FILE:LINE:COLUMN: PATH: what is wrong".
 class Reader {
@@ -63,11 +78,47 @@ class Reader {
     return value;
   }
 
-  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path) const {
+  // A duration within [min, max]: 0s where a timer must tick, nan, or 1e30h
+  // is a mistake to name, not a value to run with.
+  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& path,
+                                     std::chrono::milliseconds min, std::chrono::milliseconds max) const {
     if (!node.IsScalar()) fail(node, path, "expected a duration such as 500ms, 5s or 2m");
     auto value = parseDuration(node.as<std::string>());
-    if (!value) fail(node, path, "'" + node.as<std::string>() + "' is not a duration (e.g. 500ms, 5s, 2m)");
+    if (!value) {
+      fail(node, path, "'" + node.as<std::string>() + "' is not a duration (e.g. 500ms, 5s, 2m; at most " +
+                           text(kMaxDuration) + ")");
+    }
+    if (*value < min || *value > max) {
+      fail(node, path, "'" + node.as<std::string>() + "' is out of range (" + text(min) + " to " + text(max) + ")");
+    }
     return *value;
+  }
+
+  static std::string text(std::chrono::milliseconds duration) {
+    const auto ms = duration.count();
+    if (ms % 3'600'000 == 0 && ms > 0) return std::to_string(ms / 3'600'000) + "h";
+    if (ms % 1000 == 0 && ms > 0) return std::to_string(ms / 1000) + "s";
+    return std::to_string(ms) + "ms";
+  }
+
+  // Two equal keys in one mapping: yaml-cpp keeps both and a lookup sees one,
+  // so one of the two values would be silently ignored.
+  void noDuplicateKeys(const YAML::Node& node, const std::string& path) const {
+    if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i) noDuplicateKeys(node[i], index(path, i));
+    } else if (node.IsMap()) {
+      std::map<std::string, YAML::Mark> seen;
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) continue;
+        const auto key = entry.first.Scalar();
+        const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
+        if (!inserted) {
+          fail(entry.first, join(path, key),
+               "duplicate key (first at line " + std::to_string(first->second.line + 1) + ")");
+        }
+        noDuplicateKeys(entry.second, join(path, key));
+      }
+    }
   }
 
   static std::string join(const std::string& path, const std::string& key) {
@@ -98,6 +149,11 @@ std::string zonesProperty(const Reader& reader, const YAML::Node& zones, const s
     const std::string name = reader.string(zone["name"], Reader::join(zone_path, "name"));
     if (name.empty() || name.find_first_of("=; ,") != std::string::npos) {
       reader.fail(zone["name"], Reader::join(zone_path, "name"), "zone names may not contain '=', ';', ',' or spaces");
+    }
+    // Subscribers refuse events whose zone names break this rule.
+    if (!events::isValidZoneName(name)) {
+      reader.fail(zone["name"], Reader::join(zone_path, "name"),
+                  "zone names are 1-64 bytes of UTF-8 without control characters");
     }
     if (!names.insert(name).second) reader.fail(zone["name"], Reader::join(zone_path, "name"), "duplicate zone name");
     const YAML::Node polygon = zone["polygon"];
@@ -244,8 +300,7 @@ OutputConfig parseOutput(const Reader& reader, const YAML::Node& node, const std
     }
   }
   if (node["segment"]) {
-    output.segment = std::chrono::duration_cast<std::chrono::seconds>(reader.duration(node["segment"], Reader::join(path, "segment")));
-    if (output.segment.count() < 1) reader.fail(node["segment"], Reader::join(path, "segment"), "must be at least 1s");
+    output.segment = std::chrono::duration_cast<std::chrono::seconds>(reader.duration(node["segment"], Reader::join(path, "segment"), kMinSegment, kMaxDuration));
   }
   if (node["bitrate_kbps"]) output.bitrate_kbps = reader.integer(node["bitrate_kbps"], Reader::join(path, "bitrate_kbps"), 100, 100000);
   return output;
@@ -283,19 +338,19 @@ SourceConfig parseSource(const Reader& reader, const YAML::Node& node, const std
     const YAML::Node reconnect = node["reconnect"];
     const std::string reconnect_path = Reader::join(path, "reconnect");
     reader.onlyKeys(reconnect, reconnect_path, {"initial", "max"});
-    if (reconnect["initial"]) source.reconnect_initial = reader.duration(reconnect["initial"], Reader::join(reconnect_path, "initial"));
-    if (reconnect["max"]) source.reconnect_max = reader.duration(reconnect["max"], Reader::join(reconnect_path, "max"));
+    if (reconnect["initial"]) source.reconnect_initial = reader.duration(reconnect["initial"], Reader::join(reconnect_path, "initial"), kMinReconnect, kMaxTimer);
+    if (reconnect["max"]) source.reconnect_max = reader.duration(reconnect["max"], Reader::join(reconnect_path, "max"), kMinReconnect, kMaxTimer);
     if (source.reconnect_max < source.reconnect_initial) {
       reader.fail(reconnect, reconnect_path, "max must not be below initial");
     }
   }
-  if (node["watchdog"]) source.watchdog = reader.duration(node["watchdog"], Reader::join(path, "watchdog"));
+  if (node["watchdog"]) source.watchdog = reader.duration(node["watchdog"], Reader::join(path, "watchdog"), kMinWatchdog, kMaxTimer);
   if (node["rtsp"]) {
     const YAML::Node rtsp = node["rtsp"];
     const std::string rtsp_path = Reader::join(path, "rtsp");
     reader.onlyKeys(rtsp, rtsp_path, {"latency", "transport"});
     if (rtsp["latency"]) {
-      source.rtsp_latency_ms = static_cast<int>(reader.duration(rtsp["latency"], Reader::join(rtsp_path, "latency")).count());
+      source.rtsp_latency_ms = static_cast<int>(reader.duration(rtsp["latency"], Reader::join(rtsp_path, "latency"), std::chrono::milliseconds(0), kMaxRtspLatency).count());
     }
     if (rtsp["transport"]) {
       source.rtsp_transport = reader.string(rtsp["transport"], Reader::join(rtsp_path, "transport"));
@@ -348,7 +403,8 @@ std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) 
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  if (number < 0) return std::nullopt;
+  // stod reads "nan", "inf" and "1e30": none is a duration.
+  if (!std::isfinite(number) || number < 0) return std::nullopt;
   const std::string unit = text.substr(consumed);
   double scale = 0;
   if (unit.empty() || unit == "s") scale = 1000;
@@ -356,17 +412,63 @@ std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) 
   else if (unit == "m" || unit == "min") scale = 60 * 1000;
   else if (unit == "h") scale = 3600 * 1000;
   else return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(number * scale + 0.5));
+  const double ms = number * scale + 0.5;
+  if (ms > static_cast<double>(kMaxDuration.count())) return std::nullopt;  // and no overflowing cast
+  return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
 }
 
-std::string redactUri(const std::string& uri) {
+namespace {
+
+// Query parameters whose value is a credential (compared lower-case; a name
+// that contains one of these counts too, e.g. access_token, api_key).
+bool isSecretParameter(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* secret : {"pass", "pwd", "token", "key", "secret", "auth", "sig", "credential"}) {
+    if (name.find(secret) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// [begin, end) of every secret in the URI: user:password, then the values of
+// secret query parameters.
+std::vector<std::pair<std::size_t, std::size_t>> secretSpans(const std::string& uri) {
+  std::vector<std::pair<std::size_t, std::size_t>> spans;
   const auto scheme_end = uri.find("://");
-  if (scheme_end == std::string::npos) return uri;
-  const auto authority_start = scheme_end + 3;
-  const auto authority_end = uri.find_first_of("/?#", authority_start);
-  const auto at = uri.rfind('@', authority_end == std::string::npos ? uri.size() : authority_end);
-  if (at == std::string::npos || at < authority_start) return uri;
-  return uri.substr(0, authority_start) + "***@" + uri.substr(at + 1);
+  if (scheme_end != std::string::npos) {
+    const auto authority_start = scheme_end + 3;
+    const auto authority_end = uri.find_first_of("/?#", authority_start);
+    const auto at = uri.rfind('@', authority_end == std::string::npos ? uri.size() : authority_end);
+    if (at != std::string::npos && at >= authority_start) spans.emplace_back(authority_start, at);
+  }
+  const auto query = uri.find('?');
+  if (query == std::string::npos) return spans;
+  const auto query_end = std::min(uri.size(), uri.find('#', query));
+  for (std::size_t start = query + 1; start < query_end;) {
+    auto end = std::min(uri.find('&', start), query_end);
+    const auto equals = uri.find('=', start);
+    if (equals != std::string::npos && equals < end && equals + 1 < end &&
+        isSecretParameter(uri.substr(start, equals - start))) {
+      spans.emplace_back(equals + 1, end);
+    }
+    start = end + 1;
+  }
+  return spans;
+}
+
+}  // namespace
+
+std::string redactUri(const std::string& uri) {
+  std::string out = uri;
+  const auto spans = secretSpans(uri);
+  // Back to front, so earlier offsets stay valid.
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) out.replace(it->first, it->second - it->first, "***");
+  return out;
+}
+
+std::vector<std::string> uriSecrets(const std::string& uri) {
+  std::vector<std::string> secrets;
+  for (const auto& [begin, end] : secretSpans(uri)) secrets.push_back(uri.substr(begin, end - begin));
+  return secrets;
 }
 
 SourceType classifyUri(const std::string& uri) {
@@ -396,13 +498,17 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   Config config;
   config.path = name;
   if (!root.IsMap()) reader.fail(root, "", "expected a mapping with 'bus' and 'sources'");
+  reader.noDuplicateKeys(root, "");
   reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http"});
   if (root["bus"]) {
     const YAML::Node bus = root["bus"];
     reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat"});
     if (bus["endpoint"]) config.bus.endpoint = reader.string(bus["endpoint"], "bus.endpoint");
     if (bus["snapshot_endpoint"]) config.bus.snapshot_endpoint = reader.string(bus["snapshot_endpoint"], "bus.snapshot_endpoint");
-    if (bus["heartbeat"]) config.bus.heartbeat = reader.duration(bus["heartbeat"], "bus.heartbeat");
+    if (bus["heartbeat"]) config.bus.heartbeat = reader.duration(bus["heartbeat"], "bus.heartbeat", std::chrono::milliseconds(0), kMaxHeartbeat);
+    if (config.bus.heartbeat.count() > 0 && config.bus.heartbeat < kMinHeartbeat) {
+      reader.fail(bus["heartbeat"], "bus.heartbeat", "0s (off) or at least " + Reader::text(kMinHeartbeat));
+    }
     for (const auto* key : {"endpoint", "snapshot_endpoint"}) {
       const std::string value = key == std::string("endpoint") ? config.bus.endpoint : config.bus.snapshot_endpoint;
       if (!value.empty() && value.rfind("tcp://", 0) != 0 && value.rfind("ipc://", 0) != 0 &&
@@ -419,10 +525,23 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   }
   if (root["http"]) {
     const YAML::Node http = root["http"];
-    reader.onlyKeys(http, "http", {"address", "port"});
+    reader.onlyKeys(http, "http", {"address", "port", "token_file", "admin_token_file"});
     config.http.enabled = true;
     if (http["address"]) config.http.address = reader.string(http["address"], "http.address");
     if (http["port"]) config.http.port = reader.integer(http["port"], "http.port", 0, 65535);
+    // A token lives in a file of its own (first line), not in the config.
+    auto token = [&](const char* key) {
+      const std::string path = reader.string(http[key], std::string("http.") + key);
+      std::ifstream in(path);
+      std::string line;
+      if (!in || !std::getline(in, line)) reader.fail(http[key], std::string("http.") + key, "cannot read " + path);
+      const auto first = line.find_first_not_of(" \t\r");
+      const auto last = line.find_last_not_of(" \t\r");
+      if (first == std::string::npos) reader.fail(http[key], std::string("http.") + key, path + " is empty");
+      return line.substr(first, last - first + 1);
+    };
+    if (http["token_file"]) config.http.read_token = token("token_file");
+    if (http["admin_token_file"]) config.http.admin_token = token("admin_token_file");
   }
   if (!root["sources"]) reader.fail(root, "sources", "missing: at least one source is needed");
   const YAML::Node sources = root["sources"];

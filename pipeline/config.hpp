@@ -78,6 +78,11 @@ struct HttpConfig {
   bool enabled = false;
   std::string address = "127.0.0.1";
   int port = 8080;
+  // Bearer tokens (from `token_file` / `admin_token_file`, else the environment
+  // variables VIGIL_HTTP_TOKEN / VIGIL_HTTP_ADMIN_TOKEN). Either set: GET needs
+  // the read or admin token, POST (saving a snapshot) the admin token.
+  std::string read_token;
+  std::string admin_token;
 };
 
 struct Config {
@@ -101,8 +106,13 @@ Config parseConfig(const std::string& yaml_text, const std::string& name,
 // "500ms", "5s", "2m", "1h" or a plain number of seconds.
 std::optional<std::chrono::milliseconds> parseDuration(const std::string& text);
 
-// The URI with any user:password@ removed, safe for logs and events.
+// The URI with user:password@ and the values of credential-like query
+// parameters (password=, token=, key=, secret=, sig=, auth= ...) replaced by
+// ***, safe for logs and events.
 std::string redactUri(const std::string& uri);
+
+// The secrets redactUri() hides, for scrubbing texts that quote them alone.
+std::vector<std::string> uriSecrets(const std::string& uri);
 
 SourceType classifyUri(const std::string& uri);
 

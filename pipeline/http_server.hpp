@@ -8,6 +8,13 @@
 //                                    in its `format`; answers 201 with
 //                                    {"source": ID, "path": FILE, "bytes": N}
 //
+// Limits: a request body over 4 KiB is refused (413); a client silent for 2 s
+// is dropped; a source saves at most one snapshot per second (429 with
+// Retry-After); a Host header other than a loopback name or the configured
+// address is refused (403, DNS rebinding). With bearer tokens configured
+// (HttpConfig::read_token / admin_token) GET needs either (401), POST the
+// admin one (403); without, a non-loopback address is warned about at start.
+//
 // Errors answer JSON {"error": TEXT}: 404 for an unknown source or one without
 // a `snapshot` output, 503 while it has no frame yet (starting, reconnecting
 // before the first frame, or stopped), 500 when encoding or writing fails.
@@ -19,6 +26,7 @@
 #include "snapshot.hpp"
 #include "vigil/gst/ptr.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +34,9 @@
 #include <string>
 
 namespace vigil::pipeline {
+
+// Saved snapshots (POST) per source: at most one per this interval.
+inline constexpr std::chrono::milliseconds kMinSnapshotInterval{1000};
 
 struct SnapshotTarget {
   // Thread-safe: the newest frame that reached the snapshot output, or null.

@@ -305,12 +305,10 @@ std::string SourceSession::redact(std::string text) const {
     for (auto at = text.find(source_.uri); at != std::string::npos; at = text.find(source_.uri, at)) {
       text.replace(at, source_.uri.size(), redacted_uri_);
     }
-    const auto scheme_end = source_.uri.find("://");
-    const auto at_sign = source_.uri.find('@', scheme_end);
-    if (scheme_end != std::string::npos && at_sign != std::string::npos) {
-      const std::string credentials = source_.uri.substr(scheme_end + 3, at_sign - scheme_end - 3);
-      for (auto at = text.find(credentials); at != std::string::npos; at = text.find(credentials, at)) {
-        text.replace(at, credentials.size(), "***");
+    for (const std::string& secret : uriSecrets(source_.uri)) {
+      if (secret.empty()) continue;
+      for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
+        text.replace(at, secret.size(), "***");
       }
     }
   }

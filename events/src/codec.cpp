@@ -77,6 +77,7 @@ std::string_view toString(DecodeStatus status) {
     case DecodeStatus::kNotAnEvent: return "not-an-event";
     case DecodeStatus::kNewerVersion: return "newer-version";
     case DecodeStatus::kTopicMismatch: return "topic-mismatch";
+    case DecodeStatus::kTooManyTopics: return "too-many-topics";
   }
   return "unknown";
 }
@@ -141,6 +142,49 @@ std::optional<std::string_view> duplicateKey(const msgpack::object& map) {
   return *repeated;
 }
 
+// Why `object` is not what the schema allows for its strings, or nullopt: every
+// string (keys included) is UTF-8, so any consumer can print it as JSON; the
+// keys of a `zones` map are zone names. Depth is bounded by max_depth.
+std::optional<std::string> invalidString(const msgpack::object& object, std::size_t depth) {
+  switch (object.type) {
+    case msgpack::type::STR:
+      if (!isValidUtf8(std::string_view(object.via.str.ptr, object.via.str.size))) {
+        return "a string is not valid UTF-8: '" +
+               logSafe(std::string_view(object.via.str.ptr, object.via.str.size), 64) + "'";
+      }
+      return std::nullopt;
+    case msgpack::type::ARRAY:
+      for (std::uint32_t i = 0; i < object.via.array.size; ++i) {
+        if (auto bad = invalidString(object.via.array.ptr[i], depth + 1)) return bad;
+      }
+      return std::nullopt;
+    case msgpack::type::MAP:
+      for (std::uint32_t i = 0; i < object.via.map.size; ++i) {
+        const auto& pair = object.via.map.ptr[i];
+        if (auto bad = invalidString(pair.key, depth + 1)) return bad;
+        if (auto bad = invalidString(pair.val, depth + 1)) return bad;
+        // The top level's `zones`: its keys are zone names.
+        if (depth == 1 && pair.key.type == msgpack::type::STR && pair.val.type == msgpack::type::MAP &&
+            std::string_view(pair.key.via.str.ptr, pair.key.via.str.size) == "zones") {
+          for (std::uint32_t k = 0; k < pair.val.via.map.size; ++k) {
+            const auto& zone = pair.val.via.map.ptr[k].key;
+            if (zone.type != msgpack::type::STR ||
+                !isValidZoneName(std::string_view(zone.via.str.ptr, zone.via.str.size))) {
+              std::string text = zone.type == msgpack::type::STR
+                                     ? std::string(zone.via.str.ptr, zone.via.str.size)
+                                     : std::string("(not a string)");
+              return "invalid zone name '" + logSafe(text, 64) +
+                     "' (1-64 bytes of UTF-8, no control characters)";
+            }
+          }
+        }
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
 
 DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
@@ -176,7 +220,7 @@ DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
   if (const auto duplicate = duplicateKey(map)) {
     // Readers disagree on duplicates (this one would see the first, Python's
     // dict keeps the last): one message must not be read two ways.
-    result.detail = "duplicate key '" + std::string(*duplicate) + "'";
+    result.detail = "duplicate key '" + logSafe(*duplicate) + "'";
     return result;
   }
   const auto version = asInt(findKey(map, key::kVersion));
@@ -221,6 +265,21 @@ DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
       !required_int(key::kWidth, header.width) || !required_int(key::kHeight, header.height)) {
     return result;
   }
+  // Ids reach topics, file names, log lines and SQL rows: only the documented
+  // charset gets through, so none of them can be forged or misread downstream.
+  for (const auto& [name, value] : {std::pair{key::kKind, &header.kind},
+                                    std::pair{key::kSource, &header.source},
+                                    std::pair{key::kRun, &header.run}}) {
+    if (!isValidSourceId(*value)) {
+      result.detail = "invalid '" + std::string(name) + "' '" + logSafe(*value, kMaxIdLength) +
+                      "' (1-64 of A-Z a-z 0-9 - _ .)";
+      return result;
+    }
+  }
+  if (const auto bad = invalidString(map, 1)) {
+    result.detail = *bad;
+    return result;
+  }
   const msgpack::object* pts = findKey(map, key::kPts);
   if (pts && pts->type != msgpack::type::NIL) {
     auto value = asInt(pts);
@@ -232,7 +291,7 @@ DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
   }
   if (!topic.empty() && topic != topicFor(header.kind, header.source)) {
     result.status = DecodeStatus::kTopicMismatch;
-    result.detail = "topic '" + std::string(topic) + "' does not match kind/source";
+    result.detail = "topic '" + logSafe(topic) + "' does not match kind/source";
     return result;
   }
   event.handle_ = std::move(handle);

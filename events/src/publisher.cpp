@@ -1,6 +1,11 @@
 #include "vigil/events/publisher.hpp"
 
+#include <sys/stat.h>
 #include <zmq.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
 
 #include <condition_variable>
 #include <deque>
@@ -12,6 +17,39 @@
 #include <vector>
 
 namespace vigil::events {
+
+namespace {
+
+// The file system path of an ipc:// endpoint; empty for anything else, for
+// abstract sockets (@name) and for the wildcard.
+std::string ipcPath(const std::string& endpoint) {
+  constexpr std::string_view kIpc = "ipc://";
+  if (endpoint.compare(0, kIpc.size(), kIpc) != 0) return "";
+  std::string path = endpoint.substr(kIpc.size());
+  if (path.empty() || path[0] == '@' || path == "*") return "";
+  return path;
+}
+
+// ZeroMQ unlinks whatever is at an ipc:// path before binding: a typo'd
+// endpoint would delete a file. Only a stale socket may be replaced.
+void checkIpcPath(const std::string& endpoint) {
+  const std::string path = ipcPath(endpoint);
+  struct stat info {};
+  if (path.empty() || ::lstat(path.c_str(), &info) != 0 || S_ISSOCK(info.st_mode)) return;
+  throw std::runtime_error("cannot bind '" + endpoint + "': " + path +
+                           " exists and is not a socket (binding would delete it)");
+}
+
+// The socket file follows the umask (0755 was seen): owner only, so that no
+// other local user reads the events or asks for snapshots.
+void restrictIpcSocket(const std::string& endpoint) {
+  const std::string path = ipcPath(endpoint);
+  if (!path.empty() && ::chmod(path.c_str(), S_IRUSR | S_IWUSR) != 0) {
+    throw std::runtime_error("cannot restrict " + path + " to its owner: " + std::strerror(errno));
+  }
+}
+
+}  // namespace
 
 namespace {
 
@@ -100,14 +138,18 @@ Publisher::Publisher(const PublisherOptions& options) : state_(std::make_unique<
   try {
     s.pub.set(zmq::sockopt::sndhwm, options.send_high_water_mark);
     s.pub.set(zmq::sockopt::linger, kLingerMs);
+    checkIpcPath(options.endpoint);
     s.pub.bind(options.endpoint);
     s.bound_endpoint = s.pub.get(zmq::sockopt::last_endpoint);
+    restrictIpcSocket(s.bound_endpoint);
     if (!options.snapshot_endpoint.empty()) {
       s.snapshot.emplace(s.context, zmq::socket_type::router);
       s.snapshot->set(zmq::sockopt::linger, 0);
       s.snapshot->set(zmq::sockopt::router_mandatory, 0);
+      checkIpcPath(options.snapshot_endpoint);
       s.snapshot->bind(options.snapshot_endpoint);
       s.bound_snapshot_endpoint = s.snapshot->get(zmq::sockopt::last_endpoint);
+      restrictIpcSocket(s.bound_snapshot_endpoint);
     }
   } catch (const zmq::error_t& error) {
     throw std::runtime_error("cannot bind event bus endpoint '" + options.endpoint + "': " +

@@ -6,15 +6,19 @@
 #include "vigil/events/subscriber.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -272,6 +276,115 @@ TEST(Bus, SeqJumpIsCountedAsAnExactGap) {
   EXPECT_EQ(subscriber.stats().stale, 1u);
   EXPECT_EQ(subscriber.stats().missed, 4u);
   EXPECT_EQ(subscriber.stats().gaps, 2u);
+}
+
+// A hostile seq (up to INT64_MAX) in run after run cannot wrap the counters.
+TEST(Bus, LossCountersSaturateInsteadOfWrapping) {
+  RawPublisher raw;
+  Subscriber subscriber(subscriberTo(raw.endpoint()));
+  ASSERT_TRUE(raw.handshake(subscriber));
+  const std::string topic = topicFor("faces", "huge-gaps");
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(INT64_MAX);
+  for (const std::string run : {"run1", "run2", "run3"}) {
+    raw.sendEvent("faces", "huge-gaps", 1, run);
+    raw.sendEvent("faces", "huge-gaps", kMaxSeq, run);
+  }
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(nextOn(subscriber, topic)) << "event " << i;
+  const TopicState& state = subscriber.topics().at(topic);
+  EXPECT_EQ(state.missed, kCounterMax) << "3 gaps of INT64_MAX - 2 stop at the maximum";
+  EXPECT_EQ(subscriber.stats().missed, kCounterMax);
+  EXPECT_EQ(state.gaps, 3u);
+  EXPECT_EQ(state.restarts, 2u);
+}
+
+// Topics are chosen by the sender: beyond max_topics they are dropped and
+// counted, and the topics already tracked go on as before.
+TEST(Bus, TopicsBeyondTheCapAreDroppedAndCounted) {
+  RawPublisher raw;
+  SubscriberOptions options = subscriberTo(raw.endpoint());
+  options.max_topics = 8;
+  Subscriber subscriber(options);
+  int overflow_reports = 0;
+  subscriber.onReject([&](DecodeStatus status, const std::string&) {
+    overflow_reports += status == DecodeStatus::kTooManyTopics;
+  });
+  ASSERT_TRUE(raw.handshake(subscriber));  // one topic: the warm-up's
+  ASSERT_EQ(subscriber.topics().size(), 1u);
+  constexpr int kInvented = 20;
+  for (int i = 0; i < kInvented; ++i) raw.sendEvent("faces", "flood-" + std::to_string(i), 1);
+  raw.sendEvent(kind::kStatus, kWarmupSource, 1'000'000);
+  std::set<std::string> delivered;
+  for (;;) {
+    auto received = subscriber.next(kDeadline);
+    ASSERT_TRUE(received) << "the known topic still gets through";
+    if (received->event.header.source == kWarmupSource) {
+      if (received->event.header.seq == 1'000'000) break;
+      continue;  // a late warm-up
+    }
+    delivered.insert(received->event.topic);
+  }
+  EXPECT_EQ(delivered.size(), 7u) << "up to the cap of 8 with the warm-up topic";
+  EXPECT_EQ(subscriber.topics().size(), 8u);
+  EXPECT_EQ(subscriber.stats().topic_overflow, kInvented - 7u);
+  EXPECT_EQ(overflow_reports, kInvented - 7);
+}
+
+// ZMQ_MAXMSGSIZE: a frame far above the limit is refused by ZeroMQ before it
+// is read (the connection drops and comes back), instead of being received
+// whole and then counted as too large.
+TEST(Bus, HugeFrameIsRefusedUnreadAndTheSubscriberRecovers) {
+  RawPublisher raw;
+  Subscriber subscriber(subscriberTo(raw.endpoint()));
+  ASSERT_TRUE(raw.handshake(subscriber));
+  const SubscriberStats before = subscriber.stats();
+  raw.send({topicFor("faces", "huge"), std::string(64u << 20, '\xc0')});
+  ASSERT_TRUE(raw.handshake(subscriber)) << "events flow again after the reconnect";
+  raw.sendEvent("faces", "after-huge", 1);
+  ASSERT_TRUE(nextOn(subscriber, topicFor("faces", "after-huge")));
+  EXPECT_EQ(subscriber.stats().too_large, before.too_large) << "the 64 MiB frame never reached decode()";
+  EXPECT_EQ(subscriber.stats().malformed, before.malformed);
+}
+
+// ZeroMQ deletes whatever is at an ipc:// path before binding, and the socket
+// followed the umask: a regular file is never replaced, the socket is 0600.
+TEST(Bus, IpcBindNeverReplacesAFileAndIsOwnerOnly) {
+  char directory_template[] = "/tmp/vigil-ipc-XXXXXX";
+  ASSERT_NE(::mkdtemp(directory_template), nullptr);
+  const std::string directory = directory_template;
+  const std::string file = directory + "/precious.txt";
+  {
+    std::FILE* out = std::fopen(file.c_str(), "w");
+    ASSERT_NE(out, nullptr);
+    std::fputs("keep me\n", out);
+    std::fclose(out);
+  }
+  PublisherOptions options;
+  options.endpoint = "ipc://" + file;
+  try {
+    Publisher::acquire(options);
+    ADD_FAILURE() << "bound over a regular file";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("exists and is not a socket"), std::string::npos) << error.what();
+  }
+  struct stat info {};
+  ASSERT_EQ(::lstat(file.c_str(), &info), 0) << "the file is still there";
+  EXPECT_TRUE(S_ISREG(info.st_mode));
+
+  const mode_t previous = ::umask(022);
+  options.endpoint = "ipc://" + directory + "/bus.sock";
+  options.snapshot_endpoint = "ipc://" + directory + "/snapshot.sock";
+  {
+    auto publisher = Publisher::acquire(options);
+    for (const char* name : {"/bus.sock", "/snapshot.sock"}) {
+      ASSERT_EQ(::lstat((directory + name).c_str(), &info), 0) << name;
+      EXPECT_TRUE(S_ISSOCK(info.st_mode)) << name;
+      EXPECT_EQ(info.st_mode & 0777, 0600u) << name;
+    }
+  }
+  ::umask(previous);
+  // A stale socket (the previous run's) may be replaced.
+  EXPECT_NO_THROW(Publisher::acquire(options));
+  std::system(("rm -rf " + directory).c_str());
 }
 
 TEST(Bus, FirstSightOfATopicIsNotAGap) {

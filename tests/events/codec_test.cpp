@@ -447,6 +447,80 @@ TEST(Codec, TopicMustMatchKindAndSource) {
   EXPECT_EQ(decodeBytes(bytes, "").status, DecodeStatus::kOk);
 }
 
+// Ids end up in topics, file names, log lines and SQL rows: only the
+// documented charset is accepted, whatever a peer on the bus sends.
+TEST(Codec, HostileIdsAreNotAnEvent) {
+  const std::vector<std::string> bad_ids = {
+      "cam\xff", "caf\xc3\xa9", "..", ".", std::string(5000, 'a'), std::string(65, 'a'),
+      "cam\n2024-01-01 [error] forged", "\x1b[31mred", "cam/1", ""};
+  for (const std::string key : {"kind", "source", "run"}) {
+    for (const auto& id : bad_ids) {
+      const auto bytes = pack(replaced(validFields(), key, [&](Packer& p) { packString(p, id); }));
+      const DecodeResult result = decodeBytes(bytes, "");
+      EXPECT_EQ(result.status, DecodeStatus::kNotAnEvent) << key << " = " << logSafe(id, 40);
+      EXPECT_NE(result.detail.find("invalid '" + key + "'"), std::string::npos) << result.detail;
+      for (char c : result.detail) ASSERT_GE(static_cast<unsigned char>(c), 0x20) << "detail is one safe line";
+    }
+  }
+  // The longest id is accepted.
+  const auto longest = pack(replaced(validFields(), "source", [](Packer& p) { packString(p, std::string(64, 's')); }));
+  EXPECT_EQ(decodeBytes(longest, "").status, DecodeStatus::kOk);
+}
+
+TEST(Codec, EveryStringIsUtf8AndZoneNamesAreChecked) {
+  auto with = [](const std::string& key, std::function<void(Packer&)> value) {
+    Fields fields = validFields();
+    fields.push_back({key, std::move(value)});
+    return decodeBytes(pack(fields));
+  };
+  // Valid UTF-8 anywhere, zone names with accents: accepted.
+  EXPECT_EQ(with("zones", [](Packer& p) { p.pack_map(1); packString(p, "caisse-\xc3\xa9"); p.pack(2); }).status,
+            DecodeStatus::kOk);
+  EXPECT_EQ(with("detail", [](Packer& p) { packString(p, "ok \xe2\x82\xac\nsecond line"); }).status,
+            DecodeStatus::kOk) << "a newline in a text is data (JSON escapes it), not an invalid string";
+  // Invalid UTF-8 in a value, nested in objects, or in a key: refused.
+  EXPECT_EQ(with("detail", [](Packer& p) { packString(p, "bad \xc0\xaf"); }).status, DecodeStatus::kNotAnEvent);
+  const DecodeResult nested = with("objects", [](Packer& p) {
+    p.pack_array(1);
+    p.pack_map(1);
+    packString(p, "text");
+    packString(p, std::string(30000, 'A') + "\xff");
+  });
+  EXPECT_EQ(nested.status, DecodeStatus::kNotAnEvent);
+  EXPECT_NE(nested.detail.find("not valid UTF-8"), std::string::npos) << nested.detail;
+  EXPECT_LT(nested.detail.size(), 300u) << "the detail quotes a bounded prefix";
+  EXPECT_EQ(with("k\xed\xa0\x80", [](Packer& p) { p.pack(1); }).status, DecodeStatus::kNotAnEvent);
+  // Zone names: no control characters, at most 64 bytes, strings only.
+  for (const std::string& zone : {std::string("door\n[warn] forged"), std::string("\x1b[2J"),
+                                 std::string("\xc2\x9b" "31m"), std::string(65, 'z'), std::string()}) {
+    const DecodeResult result = with("zones", [&](Packer& p) { p.pack_map(1); packString(p, zone); p.pack(1); });
+    EXPECT_EQ(result.status, DecodeStatus::kNotAnEvent) << logSafe(zone);
+    EXPECT_NE(result.detail.find("invalid zone name"), std::string::npos) << result.detail;
+  }
+  EXPECT_EQ(with("zones", [](Packer& p) { p.pack_map(1); p.pack(7); p.pack(1); }).status, DecodeStatus::kNotAnEvent);
+}
+
+TEST(Codec, RefusalDetailsAreOneSafeLogLine) {
+  const std::string bytes = encode(sampleHeader(), Body{});
+  const DecodeResult result = decodeBytes(bytes, "vigil/faces/cam-1\n\x1b[1mFORGED");
+  EXPECT_EQ(result.status, DecodeStatus::kTopicMismatch);
+  EXPECT_EQ(result.detail.find('\n'), std::string::npos) << result.detail;
+  EXPECT_EQ(result.detail.find('\x1b'), std::string::npos) << result.detail;
+  EXPECT_NE(result.detail.find("\\x0a\\x1b[1mFORGED"), std::string::npos) << result.detail;
+}
+
+TEST(Codec, LogSafeEscapesControlsAndCutsLongText) {
+  EXPECT_EQ(logSafe("plain caf\xc3\xa9"), "plain caf\xc3\xa9");
+  EXPECT_EQ(logSafe("a\nb\rc\x1b[0m\x7f"), "a\\x0ab\\x0dc\\x1b[0m\\x7f");
+  EXPECT_EQ(logSafe("c1 \xc2\x9b!"), "c1 \\xc2\\x9b!");
+  EXPECT_EQ(logSafe("bad \xff\xc3"), "bad \\xff\\xc3");
+  EXPECT_EQ(logSafe(std::string(50, 'x'), 10), std::string(10, 'x') + "...(40 more bytes)");
+  EXPECT_TRUE(isValidUtf8("caf\xc3\xa9 \xf0\x9f\x93\xb7"));
+  EXPECT_FALSE(isValidUtf8("\xf4\x90\x80\x80"));
+  EXPECT_TRUE(isValidZoneName("queue-1"));
+  EXPECT_FALSE(isValidZoneName("queue\t1"));
+}
+
 TEST(Codec, WholeDoublesTravelAsIntegers) {
   // msgpack-c packs a double with no fractional part as an integer, so a
   // float key (score, input_fps) may arrive as either: readers accept both.
@@ -489,6 +563,8 @@ TEST(Codec, SchemaHelpers) {
   EXPECT_FALSE(isValidSourceId("cam/1"));
   EXPECT_FALSE(isValidSourceId("caf\xc3\xa9"));
   EXPECT_FALSE(isValidSourceId(std::string(65, 'a')));
+  EXPECT_FALSE(isValidSourceId(".."));
+  EXPECT_TRUE(isValidSourceId("cam.1"));
   const std::string run = newRunId();
   EXPECT_EQ(run.size(), 16u);
   EXPECT_EQ(run.find_first_not_of("0123456789abcdef"), std::string::npos);

@@ -130,7 +130,30 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:1:8: http.adress: unknown key"},
         BadConfig{"HttpPortRange", "http: {port: 70000}\nsources: [{id: a, uri: x.mkv}]\n",
                   "test.yaml:1:14: http.port: must be between 0 and 65535"},
-        BadConfig{"YamlSyntax", "sources:\n  - id: a\n   uri: [\n", "test.yaml:3:"}),
+        BadConfig{"YamlSyntax", "sources:\n  - id: a\n   uri: [\n", "test.yaml:3:"},
+        // Durations: ranges, and no nan, infinity or absurd values.
+        BadConfig{"WatchdogZero", "sources:\n  - id: a\n    uri: x.mkv\n    watchdog: 0s\n",
+                  "test.yaml:4:15: sources[0].watchdog: '0s' is out of range (100ms to 24h)"},
+        BadConfig{"WatchdogNan", "sources:\n  - id: a\n    uri: x.mkv\n    watchdog: nan\n",
+                  "test.yaml:4:15: sources[0].watchdog: 'nan' is not a duration"},
+        BadConfig{"WatchdogInfinite", "sources:\n  - id: a\n    uri: x.mkv\n    watchdog: inf\n",
+                  "sources[0].watchdog: 'inf' is not a duration"},
+        BadConfig{"WatchdogAbsurd", "sources:\n  - id: a\n    uri: x.mkv\n    watchdog: 1e30h\n",
+                  "sources[0].watchdog: '1e30h' is not a duration"},
+        BadConfig{"ReconnectInitialZero", "sources:\n  - id: a\n    uri: x.mkv\n    reconnect: {initial: 0ms}\n",
+                  "test.yaml:4:26: sources[0].reconnect.initial: '0ms' is out of range (10ms to 24h)"},
+        BadConfig{"HeartbeatTooShort", "bus: {heartbeat: 5ms}\nsources: [{id: a, uri: x.mkv}]\n",
+                  "test.yaml:1:18: bus.heartbeat: 0s (off) or at least 10ms"},
+        BadConfig{"HttpTokenFileMissing", "http: {token_file: /nonexistent/vigil.token}\nsources: [{id: a, uri: x.mkv}]\n",
+                  "test.yaml:1:20: http.token_file: cannot read /nonexistent/vigil.token"},
+        BadConfig{"DuplicateKey", "sources:\n  - id: a\n    uri: x.mkv\n    uri: y.mkv\n",
+                  "test.yaml:4:5: sources[0].uri: duplicate key (first at line 3)"},
+        BadConfig{"DuplicateTopLevelKey", "http: {}\nsources: [{id: a, uri: x.mkv}]\nhttp: {port: 1}\n",
+                  "test.yaml:3:1: http: duplicate key (first at line 1)"},
+        BadConfig{"ZoneNameWithControl",
+                  "sources:\n  - id: a\n    uri: x.mkv\n    analytics:\n      - faces:\n          zones:\n"
+                  "            - {name: \"q\\t1\", polygon: [[0, 0], [2, 0], [1, 1]]}\n",
+                  "faces.zones[0].name: zone names are 1-64 bytes of UTF-8 without control characters"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(Config, ZonesBecomeTheElementPropertyText) {
@@ -206,6 +229,15 @@ TEST(Config, CredentialsAreRedacted) {
   EXPECT_EQ(redactUri("rtsp://admin:hunter2@10.0.0.5:554/stream1"), "rtsp://***@10.0.0.5:554/stream1");
   EXPECT_EQ(redactUri("rtsp://10.0.0.5/a@b"), "rtsp://10.0.0.5/a@b") << "an @ in the path is not a credential";
   EXPECT_EQ(redactUri("/data/clip.mkv"), "/data/clip.mkv");
+  // Credentials in the query string are redacted like user:password.
+  EXPECT_EQ(redactUri("rtsp://10.0.0.5/s?user=bob&password=hunter2&channel=1"),
+            "rtsp://10.0.0.5/s?user=bob&password=***&channel=1");
+  EXPECT_EQ(redactUri("https://cam.example/live?token=abc123#frag"), "https://cam.example/live?token=***#frag");
+  EXPECT_EQ(redactUri("http://a:b@cam/x?API_KEY=k1&Secret=s2&sig=s3&pwd=p"),
+            "http://***@cam/x?API_KEY=***&Secret=***&sig=***&pwd=***");
+  EXPECT_EQ(redactUri("rtsp://cam/s?channel=1&subtype=0"), "rtsp://cam/s?channel=1&subtype=0");
+  EXPECT_EQ(vigil::pipeline::uriSecrets("rtsp://u:p@cam/s?access_token=t0k&x=1"),
+            (std::vector<std::string>{"u:p", "t0k"}));
 }
 
 TEST(Config, Durations) {
@@ -216,6 +248,11 @@ TEST(Config, Durations) {
   EXPECT_FALSE(parseDuration("-1s"));
   EXPECT_FALSE(parseDuration("5 parsecs"));
   EXPECT_FALSE(parseDuration(""));
+  EXPECT_FALSE(parseDuration("nan"));
+  EXPECT_FALSE(parseDuration("inf"));
+  EXPECT_FALSE(parseDuration("infinity"));
+  EXPECT_FALSE(parseDuration("1e30h")) << "no overflowing conversion";
+  EXPECT_EQ(parseDuration("365d"), std::nullopt) << "no day unit here";
 }
 
 }  // namespace

@@ -111,6 +111,14 @@ class FakeTelegram : public HttpPeer {
         std::lock_guard<std::mutex> lock(mutex_);
         sent_.push_back({request.matches[1], body.value("chat_id", std::int64_t{0}), body.value("text", "")});
       }
+      const std::int64_t chat = body.value("chat_id", std::int64_t{0});
+      if (failing(chat)) {
+        // As some proxies and API errors do: the description quotes the request path (token included).
+        response.status = 400;
+        response.set_content(nlohmann::json{{"ok", false}, {"description", "Bad Request: chat not found for " + request.path}}.dump(),
+                             "application/json");
+        return;
+      }
       response.set_content(R"({"ok":true,"result":{"message_id":1}})", "application/json");
     });
     server_.Get(R"(/bot([^/]+)/getUpdates)", [this](const httplib::Request& request, httplib::Response& response) {
@@ -149,6 +157,11 @@ class FakeTelegram : public HttpPeer {
     }
     updated_.notify_all();
   }
+  // sendMessage to this chat fails with an error that echoes the URL.
+  void failChat(std::int64_t chat_id) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failing_.push_back(chat_id);
+  }
   std::vector<Message> sent() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return sent_;
@@ -162,6 +175,10 @@ class FakeTelegram : public HttpPeer {
   }
 
  private:
+  bool failing(std::int64_t chat_id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::find(failing_.begin(), failing_.end(), chat_id) != failing_.end();
+  }
   bool hasFrom(std::int64_t offset) const {
     for (const auto& update : updates_) {
       if (update["update_id"].get<std::int64_t>() >= offset) return true;
@@ -173,6 +190,7 @@ class FakeTelegram : public HttpPeer {
   std::condition_variable updated_;
   bool closed_ = false;
   std::vector<Message> sent_;
+  std::vector<std::int64_t> failing_;
   std::vector<nlohmann::json> updates_;
   std::int64_t next_id_ = 1;
 };

@@ -89,6 +89,35 @@ TEST(NotifierConfig, BadFilesNameTheKeyAndTheLine) {
   EXPECT_EQ(runCommand({notifierBinary(), "--help"}).first, 0);
 }
 
+TEST(NotifierConfig, DuplicateKeysBadDurationsAndBadChatIdsAreErrors) {
+  const std::string sinks = "sinks:\n  console: {type: log}\n";
+  EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    alert_at: 5\n")
+                .find("rules.yaml:7:5: rules[0].alert_at: duplicate key (first at line 6)"), std::string::npos)
+      << configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    alert_at: 5\n");
+  EXPECT_NE(configError("sinks:\n  a: {type: log}\n  a: {type: stdout}\nrules: [{name: d, type: source-down, hold: 1s}]\n")
+                .find("rules.yaml:3:3: sinks.a: duplicate key (first at line 2)"), std::string::npos);
+  for (const std::string hold : {"nan", "inf", "1e30h", "-1s"}) {
+    const std::string error = configError(sinks + "rules:\n  - {name: d, type: source-down, hold: " + hold + "}\n");
+    EXPECT_NE(error.find("rules[0].hold: invalid duration '" + hold + "'"), std::string::npos) << error;
+  }
+  EXPECT_NE(configError("sinks:\n  hook: {type: webhook, url: 'http://127.0.0.1:1/', timeout: 0s}\n"
+                        "rules: [{name: d, type: source-down, hold: 1s}]\n")
+                .find("sinks.hook.timeout: must be at least 10ms"), std::string::npos);
+
+  TempDir dir;
+  const std::string tg = "sinks:\n  tg: {type: telegram, token: 'T'}\nrules:\n  - {name: d, type: source-down, hold: 1s}\n";
+  writeFile(dir.file("tg.yaml"), tg);
+  setenv("VIGIL_TELEGRAM_CHAT_IDS", "12,abc", 1);
+  EXPECT_NE(configError(tg).find("rules.yaml:2:7: sinks.tg.chat_ids: VIGIL_TELEGRAM_CHAT_IDS: 'abc' is not a chat id"),
+            std::string::npos) << configError(tg);
+  auto [status, out] = runCommand({notifierBinary(), "--rules", dir.file("tg.yaml"), "--check"});
+  EXPECT_EQ(status, 2) << "a clear error, not an abort: " << out;
+  EXPECT_NE(out.find("'abc' is not a chat id"), std::string::npos) << out;
+  setenv("VIGIL_TELEGRAM_CHAT_IDS", " 12, -100345 ", 1);
+  EXPECT_EQ(notifier::parseConfig(tg, "rules.yaml").sinks[0].chat_ids, (std::vector<std::int64_t>{12, -100345}));
+  unsetenv("VIGIL_TELEGRAM_CHAT_IDS");
+}
+
 // ---------- the engine in-process (deterministic time) ----------
 
 events::Event makeEvent(const std::string& kind, const std::string& source, const events::Body& body,
@@ -188,6 +217,27 @@ TEST(NotifierEngine, CooldownShutdownAndSourceDown) {
 }
 
 // ---------- the process ----------
+
+// std::regex recurses per character: a 30 000-character text overflowed the
+// stack (segfault). Texts beyond kMaxMatchedTextBytes are counted, not matched.
+TEST(NotifierEngine, LongCodeTextsAreCountedNotMatched) {
+  std::vector<notifier::Notification> out;
+  notifier::Rule rule;
+  rule.name = "x";
+  rule.type = notifier::RuleType::kCode;
+  rule.pattern_text = "((A|B)|(C|D))+X";
+  rule.pattern.emplace(rule.pattern_text, std::regex::ECMAScript);
+  notifier::Engine engine({rule}, [&](notifier::Notification n) { out.push_back(std::move(n)); }, 0);
+  engine.onEvent(makeEvent("codes", "cam", *codesBody({{"QRCode", std::string(30000, 'A') + "X", "appeared", 1}}), 1));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(engine.stats().texts_too_long, 1u);
+  // The longest text matched still fits the stack with this costly pattern.
+  engine.onEvent(makeEvent("codes", "cam",
+                           *codesBody({{"QRCode", std::string(notifier::kMaxMatchedTextBytes - 1, 'A') + "X", "appeared", 2}}),
+                           2));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(engine.stats().texts_too_long, 1u);
+}
 
 class NotifierProcessTest : public ::testing::Test {
  protected:
@@ -289,6 +339,51 @@ TEST_F(NotifierProcessTest, HysteresisAllSinksAndAFailingSinkDoesNotBlock) {
   EXPECT_NE(notifier->err().find("sink 'refused': 0 delivered, 2 failed"), std::string::npos) << notifier->err();
 }
 
+// What anyone on the bus could send killed the notifier: a source with an
+// invalid UTF-8 byte (JSON exception, exit 1) and a 30 000-character code text
+// (segfault in std::regex_search). Neither may; nor may a text forge log lines.
+TEST_F(NotifierProcessTest, HostileEventsNeitherKillNorForgeLogLines) {
+  WebhookReceiver hook;
+  const std::string rules =
+      "sinks:\n  hook: {type: webhook, url: '" + hook.url() + "', timeout: 1s}\n  log: {type: log}\n"
+      "rules:\n"
+      "  - {name: crowd, type: count, source: '*', alert_at: 1}\n"
+      "  - {name: x-code, type: code, pattern: '.*X', clear_hold: 10s}\n";
+  // --state: the alert ids (source included) are written as JSON on the main thread.
+  auto notifier = start(rules, {"--state", dir_.file("hostile.state")});
+  waitWatching(*notifier);
+  bus_.publish("faces", "cam\xff", *facesBody(3), ++frame_);
+  bus_.publish("faces", "cam\x1b[31m\n[error] forged", *facesBody(3), ++frame_);
+  bus_.publish("codes", "cam-long", *codesBody({{"QRCode", std::string(30000, 'A') + "X", "appeared", 1}}));
+  bus_.publish("codes", "cam-ansi", *codesBody({{"QRCode", "X\x1b[2J\n[error] forged line", "appeared", 1}}));
+  bus_.publish("faces", "cam-good", *facesBody(2), ++frame_);
+  ASSERT_TRUE(pollUntil([&] {
+    std::size_t crowd = 0, code = 0;
+    for (const auto& post : hook.posts()) {
+      crowd += post.body["rule"] == "crowd";
+      code += post.body["rule"] == "x-code";
+    }
+    return crowd == 1 && code == 1;
+  }, kDeadline)) << notifier->err() << (notifier->running() ? "(running)" : "(exited)");
+  ASSERT_TRUE(notifier->running());
+  notifier->signal(SIGTERM);
+  EXPECT_EQ(notifier->wait(kDeadline), 0) << notifier->err();
+  for (const auto& post : hook.posts()) {
+    if (post.body["rule"] == "crowd") {
+      EXPECT_EQ(post.body["source"], "cam-good");
+    }
+    if (post.body["rule"] == "x-code") {
+      EXPECT_EQ(post.body["source"], "cam-ansi");
+    }
+  }
+  const std::string log = notifier->err();
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "no terminal escape reaches the log";
+  EXPECT_EQ(log.find("\n[error] forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("X\\x1b[2J\\x0a[error] forged line"), std::string::npos) << log;
+  EXPECT_NE(log.find("1 code texts too long to match"), std::string::npos) << log;
+  EXPECT_NE(log.find("2 malformed"), std::string::npos) << log;
+}
+
 TEST_F(NotifierProcessTest, SourceDownCodesSnapshotAndKillNineRestart) {
   WebhookReceiver hook;
   // Known before the notifier starts: the late joiner learns it from the snapshot.
@@ -348,7 +443,8 @@ TEST_F(NotifierProcessTest, SourceDownCodesSnapshotAndKillNineRestart) {
 TEST_F(NotifierProcessTest, ChatsSubscribeFromConfigAndWithCommands) {
   FakeTelegram telegram;
   const std::string rules =
-      "sinks:\n  tg: {type: telegram, token: 'T0K', base_url: '" + telegram.origin() + "', poll_updates: true, poll_timeout: 1s}\n"
+      "sinks:\n  tg: {type: telegram, token: 'T0K', base_url: '" + telegram.origin() + "', poll_updates: true, poll_timeout: 1s,\n"
+      "       chat_ids: [7, 9]}\n"
       "subscription_defaults: {hold: 0s, clear_hold: 0s}\n"
       "subscriptions:\n  - {chat_id: 7, source: cam-s, zone: door, count: 2}\n";
   auto notifier = start(rules);
@@ -374,13 +470,76 @@ TEST_F(NotifierProcessTest, ChatsSubscribeFromConfigAndWithCommands) {
   EXPECT_EQ(telegram.sentTo(7).size(), 2u);
 }
 
+// Any Telegram user can message the bot: only listed chats subscribe, within
+// bounds; the token shows neither in the log (not even echoed back by an
+// error) nor in the environment of a command sink's child.
+TEST_F(NotifierProcessTest, TelegramAllowListBoundsAndNoTokenLeaks) {
+  FakeTelegram telegram;
+  telegram.failChat(6);
+  const std::string token = "424242:SECRET-BOT-TOKEN";
+  const std::string env_file = dir_.file("child.env");
+  const std::string rules =
+      "sinks:\n  tg: {type: telegram, token_env: MY_BOT_TOKEN, base_url: '" + telegram.origin() + "', poll_updates: true,\n"
+      "       poll_timeout: 1s, retries: 0, chat_ids: [5], max_subscriptions_per_chat: 2}\n"
+      "  cmd: {type: command, command: [/bin/sh, -c, 'env > " + env_file + "']}\n"
+      "subscription_defaults: {hold: 0s, clear_hold: 0s}\n"
+      "rules:\n  - {name: any, type: count, source: cam-env, alert_at: 1, sinks: [cmd]}\n";
+  writeFile(dir_.file("tg.yaml"), rules);
+  ChildProcess notifier({notifierBinary(), "--connect", bus_.endpoint(), "--rules", dir_.file("tg.yaml")},
+                        dir_.file("tg.out"), dir_.file("tg.err"),
+                        {{"MY_BOT_TOKEN", token}, {"VIGIL_TELEGRAM_TOKEN", "other:TOKEN-TOO"}});
+  ASSERT_TRUE(pollUntil([&] { return notifier.err().find("watching tcp://") != std::string::npos; }, kDeadline))
+      << notifier.err();
+
+  telegram.pushCommand(6, "/subscribe cam-t 1");  // not listed
+  for (const char* source : {"cam-t", "cam-u", "cam-v"}) telegram.pushCommand(5, std::string("/subscribe ") + source + " 1");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(6).size() == 1 && telegram.sentTo(5).size() == 3; }, kDeadline))
+      << notifier.err();
+  EXPECT_NE(telegram.sentTo(6)[0].text.find("may not subscribe"), std::string::npos) << telegram.sentTo(6)[0].text;
+  EXPECT_EQ(telegram.sentTo(5)[0].text, "subscribed: cam-t at 1");
+  EXPECT_EQ(telegram.sentTo(5)[1].text, "subscribed: cam-u at 1");
+  EXPECT_NE(telegram.sentTo(5)[2].text.find("too many subscriptions"), std::string::npos) << telegram.sentTo(5)[2].text;
+  // The failed reply to chat 6 was logged, its echoed URL without the token.
+  ASSERT_TRUE(pollUntil([&] { return notifier.err().find("chat not found for") != std::string::npos; }, kDeadline))
+      << notifier.err();
+
+  ASSERT_TRUE(pollUntil([&] { return !readFile(env_file).empty(); }, kDeadline,
+                        [&] { bus_.publish("faces", "cam-env", *facesBody(1), ++frame_); }))
+      << notifier.err();
+  notifier.signal(SIGTERM);
+  EXPECT_EQ(notifier.wait(kDeadline), 0) << notifier.err();
+  const std::string env = readFile(env_file);
+  EXPECT_NE(env.find("VIGIL_RULE=any"), std::string::npos) << env;
+  EXPECT_EQ(env.find("MY_BOT_TOKEN"), std::string::npos) << env;
+  EXPECT_EQ(env.find("VIGIL_TELEGRAM_TOKEN"), std::string::npos) << env;
+  EXPECT_EQ(env.find("SECRET-BOT-TOKEN"), std::string::npos) << env;
+  const std::string log = notifier.err();
+  EXPECT_EQ(log.find("SECRET-BOT-TOKEN"), std::string::npos) << log;
+  EXPECT_NE(log.find("/bot***/sendMessage"), std::string::npos) << log;
+}
+
+TEST(NotifierConfig, PollingForCommandsNeedsAnAllowList) {
+  const std::string error = configError(
+      "sinks:\n  tg: {type: telegram, token: 'T', poll_updates: true}\nrules:\n  - {name: d, type: source-down, hold: 1s}\n");
+  EXPECT_NE(error.find("rules.yaml:2:7: sinks.tg.chat_ids: poll_updates takes /subscribe only from the chats listed"),
+            std::string::npos) << error;
+  const auto open = notifier::parseConfig(
+      "sinks:\n  tg: {type: telegram, token: 'T', poll_updates: true, open_subscriptions: true, max_subscriptions: 5}\n"
+      "  cmd: {type: command, command: [/bin/true]}\nrules:\n  - {name: d, type: source-down, hold: 1s}\n",
+      "rules.yaml");
+  EXPECT_TRUE(open.sinks[0].open_subscriptions);
+  EXPECT_EQ(open.sinks[0].max_subscriptions, 5u);
+  EXPECT_EQ(open.sinks[1].hidden_env, (std::vector<std::string>{"VIGIL_TELEGRAM_TOKEN"}));
+}
+
 // A chat's /subscribe lives in the --state file: after a restart the chat is
 // still subscribed (and alerted) without asking again; subscriptions the rules
 // file declares are not copied into it.
 TEST_F(NotifierProcessTest, CommandSubscriptionsSurviveARestart) {
   FakeTelegram telegram;
   const std::string rules =
-      "sinks:\n  tg: {type: telegram, token: 'T0K', base_url: '" + telegram.origin() + "', poll_updates: true, poll_timeout: 1s}\n"
+      "sinks:\n  tg: {type: telegram, token: 'T0K', base_url: '" + telegram.origin() + "', poll_updates: true, poll_timeout: 1s,\n"
+      "       chat_ids: [7, 11]}\n"
       "subscription_defaults: {hold: 0s, clear_hold: 0s}\n"
       "subscriptions:\n  - {chat_id: 7, source: cam-r, count: 9}\n";
   const std::string state = dir_.file("subscriptions.state");

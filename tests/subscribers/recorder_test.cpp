@@ -2,6 +2,7 @@
 // the HTTP API, kill -9 and restart, a locked database, retention, and
 // malformed/oversized messages from a raw ZeroMQ publisher.
 #include "harness.hpp"
+#include "vigil/recorder/http_api.hpp"
 #include "vigil/recorder/store.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
 #include <zmq.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -395,6 +402,274 @@ TEST_F(RecorderTest, MalformedAndOversizedMessagesAreCountedAndSkipped) {
   recorder::EventFilter bad;
   bad.source = "bad-cam";
   EXPECT_EQ(countEvents(db_, bad), 0);
+}
+
+// Peak resident memory of a running process, in bytes (VmHWM).
+std::int64_t peakRss(pid_t pid) {
+  const std::string status = readFile("/proc/" + std::to_string(pid) + "/status");
+  const auto at = status.find("VmHWM:");
+  if (at == std::string::npos) return -1;
+  return std::stoll(status.substr(at + 6)) * 1024;
+}
+
+// What a hostile peer on the bus tried: forged ids (path, ANSI escapes and a
+// newline, 5000 characters, invalid UTF-8), a 64 MiB frame, and seqs that
+// would overflow the loss counters. None is stored or printed; memory stays put.
+TEST_F(RecorderTest, HostileIdsHugeFramesAndHugeGapsAreHarmless) {
+  zmq::context_t context;
+  zmq::socket_t raw(context, zmq::socket_type::pub);
+  raw.bind("tcp://127.0.0.1:*");
+  auto recorder = startRecorder(raw.get(zmq::sockopt::last_endpoint));
+  std::uint64_t seq = 0;
+  auto send = [&](const std::string& kind, const std::string& source, const events::Body& body,
+                  std::optional<std::uint64_t> at_seq = std::nullopt, const std::string& run = "raw-run") {
+    events::Header header;
+    header.kind = kind;
+    header.source = source;
+    header.run = run;
+    header.seq = at_seq ? *at_seq : ++seq;
+    header.ts_ns = events::wallClockNowNs();
+    const std::string topic = events::topicFor(kind, source);
+    const std::string encoded = events::encode(header, body);
+    raw.send(zmq::buffer(topic), zmq::send_flags::sndmore);
+    raw.send(zmq::buffer(encoded));
+  };
+  ASSERT_TRUE(pollUntil([&] { return recorder->err().find("recording topic vigil/status/probe") != std::string::npos; },
+                        kDeadline, [&] { send("status", kProbeSource, *statusBody("playing")); }));
+
+  const std::vector<std::string> forged = {"..", std::string(5000, 'x'), "cam\xff",
+                                           "cam\x1b[31m\n[2024-01-01 00:00:00.000] [error] forged"};
+  for (const auto& source : forged) send("faces", source, *facesBody(1));
+  send("faces", "zone-cam", *facesBody(1, {{"door\n[error] forged", 1}}));
+  send("codes", "text-cam", *codesBody({{"QRCode", "bad \xc0\xaf utf-8", "appeared", 1}}));
+  auto skipped = [&] {
+    std::size_t n = 0;
+    for (const auto& line : lines(recorder->err())) n += line.find("skipped a message") != std::string::npos;
+    return n;
+  };
+  // All six refused before the huge frame cuts the connection.
+  ASSERT_TRUE(pollUntil([&] { return skipped() == 6; }, kDeadline)) << recorder->err();
+  const std::string huge(64u << 20, '\xc0');
+  raw.send(zmq::str_buffer("vigil/faces/huge"), zmq::send_flags::sndmore);
+  raw.send(zmq::buffer(huge));
+  // The huge frame dropped the connection: publish until it is back.
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, kindFilter("faces")) >= 1; }, kDeadline,
+                        [&] { send("faces", "good-cam", *facesBody(4)); }))
+      << recorder->err();
+  constexpr auto kMaxSeq = static_cast<std::uint64_t>(INT64_MAX);
+  for (const std::string run : {"run1", "run2", "run3"}) {
+    send("faces", "gap-cam", *facesBody(1), 1, run);
+    send("faces", "gap-cam", *facesBody(1), kMaxSeq, run);
+  }
+  recorder::EventFilter gap_cam;
+  gap_cam.source = "gap-cam";
+  ASSERT_TRUE(pollUntil([&] { return countEvents(db_, gap_cam) == 6; }, kDeadline)) << recorder->err();
+  const std::int64_t peak = peakRss(recorder->pid());
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+
+  EXPECT_GT(peak, 0);
+  EXPECT_LT(peak, 48 << 20) << "the 64 MiB frame must not be read into memory";
+  recorder::EventStore store(db_, recorder::EventStore::Open::kExisting);
+  for (const auto& source : std::vector<std::string>{"..", "zone-cam", "text-cam"}) {
+    recorder::EventFilter filter;
+    filter.source = source;
+    EXPECT_EQ(store.total(filter), 0) << source;
+  }
+  recorder::EventFilter not_ours;
+  not_ours.kind = "faces";
+  const std::int64_t good = store.total(not_ours) - 6;
+  recorder::EventFilter good_cam;
+  good_cam.source = "good-cam";
+  EXPECT_EQ(good, store.total(good_cam)) << "only good-cam and gap-cam faces were stored";
+  for (const auto& topic : store.topics()) {
+    EXPECT_GE(topic.missed, 0) << topic.topic;
+    if (topic.topic == "vigil/faces/gap-cam") {
+      EXPECT_EQ(topic.missed, INT64_MAX) << "saturated, not wrapped";
+    }
+  }
+  const std::string log = recorder->err();
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "no terminal escape reaches the log";
+  EXPECT_EQ(log.find("\n[2024-01-01 00:00:00.000] [error] forged"), std::string::npos) << log;
+  EXPECT_EQ(log.find("\n[error] forged"), std::string::npos) << log;
+  EXPECT_NE(log.find("6 malformed"), std::string::npos) << log;
+}
+
+// Writes `count` faces events of source "bulk" straight into a new store.
+void fillStore(const std::string& db, std::int64_t count) {
+  recorder::EventStore store(db, recorder::EventStore::Open::kCreate);
+  std::vector<recorder::IncomingEvent> batch;
+  for (std::int64_t i = 1; i <= count; ++i) {
+    events::Header header;
+    header.kind = "faces";
+    header.source = "bulk";
+    header.run = "bulk-run";
+    header.seq = static_cast<std::uint64_t>(i);
+    header.ts_ns = events::wallClockNowNs();
+    const std::string bytes = events::encode(header, *facesBody(1));
+    auto decoded = events::decode(events::topicFor("faces", "bulk"), bytes.data(), bytes.size());
+    batch.push_back(recorder::makeIncoming(*decoded.event, header.ts_ns));
+  }
+  store.write(batch);
+}
+
+// The port the recorder printed for --http 127.0.0.1:0, or -1.
+int httpPort(const ChildProcess& recorder) {
+  std::smatch match;
+  std::string out;
+  if (!pollUntil([&] { out = recorder.out(); return std::regex_search(out, match, std::regex(R"(http://127\.0\.0\.1:(\d+))")); },
+                 kDeadline)) {
+    return -1;
+  }
+  return std::stoi(match[1]);
+}
+
+// The HTTP API under abuse: limit=0 and bucket=0 no longer ask for unbounded
+// answers, bodies are refused, slow clients cannot starve /api/health, and a
+// foreign Host (DNS rebinding) is refused.
+TEST_F(RecorderTest, HttpApiBoundsRowsBucketsBodiesSlowClientsAndHosts) {
+  constexpr std::int64_t kStored = recorder::kHttpMaxRows + 50;
+  fillStore(db_, kStored);
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0"});
+  const int port = httpPort(*recorder);
+  ASSERT_GT(port, 0) << recorder->err();
+  httplib::Client http("127.0.0.1", port);
+
+  for (const char* limit : {"0", "-1", "99999999"}) {
+    auto rows = http.Get(std::string("/api/events?limit=") + limit);
+    ASSERT_TRUE(rows);
+    EXPECT_EQ(rows->status, 200);
+    EXPECT_EQ(json::parse(rows->body).size(), static_cast<std::size_t>(recorder::kHttpMaxRows)) << "limit=" << limit;
+  }
+  EXPECT_EQ(json::parse(http.Get("/api/events?limit=7")->body).size(), 7u);
+  auto zero_bucket = http.Get("/api/zones/aggregates?bucket=0ms");
+  ASSERT_TRUE(zero_bucket);
+  EXPECT_EQ(zero_bucket->status, 400);
+  EXPECT_NE(zero_bucket->body.find("bucket must be at least 1s"), std::string::npos) << zero_bucket->body;
+
+  const std::string body(1 << 20, 'x');
+  auto posted = http.Post("/api/events", body, "application/octet-stream");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 413) << "a 1 MiB body is refused, not read";
+
+  auto foreign = http.Get("/api/health", {{"Host", "rebind.evil.example:" + std::to_string(port)}});
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 403);
+  auto local = http.Get("/api/health", {{"Host", "localhost:" + std::to_string(port)}});
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->status, 200);
+
+  // Slow clients: connections that send half a request and then nothing.
+  std::vector<int> slow;
+  const auto started = std::chrono::steady_clock::now();  // every health request below counts
+  for (int i = 0; i < 12; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    const std::string half = "GET /api/health HTTP/1.1\r\nHost: localhost\r\n";
+    ASSERT_EQ(::send(fd, half.data(), half.size(), 0), static_cast<ssize_t>(half.size()));
+    slow.push_back(fd);
+    // libcpp-httplib listens with a backlog of 5: an answered request proves
+    // the connections before it were accepted, so none waits for a SYN retry.
+    if (slow.size() % 4 == 0) {
+      ASSERT_TRUE(httplib::Client("127.0.0.1", port).Get("/api/health"));
+    }
+  }
+  httplib::Client fresh("127.0.0.1", port);
+  auto health = fresh.Get("/api/health");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  for (int fd : slow) ::close(fd);
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_LT(waited, 1s) << "12 slow clients must not starve /api/health";
+  std::printf("health with slow clients: %lld ms\n", static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count()));
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+}
+
+// Bearer tokens from files: none reads nothing (but health), the read token
+// reads and cannot delete, the admin token deletes.
+TEST_F(RecorderTest, HttpBearerTokensSeparateReadFromAdmin) {
+  fillStore(db_, 3);
+  writeFile(dir_.file("read.token"), "r-secret-1\n");
+  writeFile(dir_.file("admin.token"), "  a-secret-2  \n");
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0", "--http-token-file", dir_.file("read.token"),
+                                                 "--http-admin-token-file", dir_.file("admin.token")});
+  const int port = httpPort(*recorder);
+  ASSERT_GT(port, 0) << recorder->err();
+  httplib::Client http("127.0.0.1", port);
+  auto status = [&](const std::string& method, const std::string& path, const std::string& token) {
+    httplib::Headers headers;
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    auto result = method == "GET" ? http.Get(path.c_str(), headers) : http.Delete(path.c_str(), headers);
+    return result ? result->status : -1;
+  };
+  EXPECT_EQ(status("GET", "/api/health", ""), 200) << "health stays open for probes";
+  EXPECT_EQ(status("GET", "/api/events", ""), 401);
+  EXPECT_EQ(status("GET", "/api/events", "r-secret-"), 401);
+  EXPECT_EQ(status("GET", "/api/events", "r-secret-1x"), 401);
+  EXPECT_EQ(status("GET", "/api/events", "r-secret-1"), 200);
+  EXPECT_EQ(status("GET", "/api/topics", "a-secret-2"), 200);
+  EXPECT_EQ(status("DELETE", "/api/events?from_id=0", ""), 401);
+  EXPECT_EQ(status("DELETE", "/api/events?from_id=0", "r-secret-1"), 403);
+  EXPECT_EQ(countEvents(db_), 3);
+  EXPECT_EQ(status("DELETE", "/api/events?from_id=0", "a-secret-2"), 200);
+  EXPECT_EQ(countEvents(db_), 0);
+  EXPECT_EQ(recorder->err().find("secret"), std::string::npos) << "tokens are never logged";
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+
+  writeFile(dir_.file("empty.token"), "\n");
+  auto refused = startRecorder(bus.endpoint(), {"--http", "127.0.0.1:0", "--http-token-file", dir_.file("empty.token")});
+  EXPECT_EQ(refused->wait(kDeadline), 2);
+  EXPECT_NE(refused->err().find("empty.token is empty"), std::string::npos) << refused->err();
+}
+
+// The database and its WAL are the owner's only, whatever the umask; a
+// symbolic link at --db is not followed unless asked.
+TEST_F(RecorderTest, DatabaseIsOwnerOnlyAndSymlinksAreRefused) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint());
+  waitSubscribed(bus, *recorder);
+  for (const std::string suffix : {"", "-wal", "-shm"}) {
+    struct stat info {};
+    ASSERT_EQ(::stat((db_ + suffix).c_str(), &info), 0) << suffix;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << "events.db" << suffix;
+  }
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
+
+  const std::string target = dir_.file("elsewhere.db");
+  const std::string link = dir_.file("link.db");
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  ChildProcess refused({recorderBinary(), "--connect", bus.endpoint(), "--db", link}, dir_.file("link.out"),
+                       dir_.file("link.err"));
+  EXPECT_EQ(refused.wait(kDeadline), 1);
+  EXPECT_NE(refused.err().find("is a symbolic link; refusing to follow it"), std::string::npos) << refused.err();
+  struct stat info {};
+  EXPECT_NE(::stat(target.c_str(), &info), 0) << "nothing was created through the link";
+  ChildProcess allowed({recorderBinary(), "--connect", bus.endpoint(), "--db", link, "--allow-symlink-db"},
+                       dir_.file("allowed.out"), dir_.file("allowed.err"));
+  ASSERT_TRUE(pollUntil([&] { return allowed.err().find("recording topic vigil/status/probe") != std::string::npos; },
+                        kDeadline, [&] { bus.publish("status", kProbeSource, *statusBody("playing")); }))
+      << allowed.err();
+  allowed.signal(SIGTERM);
+  EXPECT_EQ(allowed.wait(kDeadline), 0);
+  EXPECT_EQ(::stat(target.c_str(), &info), 0);
+}
+
+TEST_F(RecorderTest, HttpOnANonLoopbackAddressIsWarnedAbout) {
+  Bus bus;
+  auto recorder = startRecorder(bus.endpoint(), {"--http", "0.0.0.0:0"});
+  EXPECT_TRUE(pollUntil([&] { return recorder->err().find("reachable from other hosts, without authentication") != std::string::npos; },
+                        kDeadline)) << recorder->err();
+  recorder->signal(SIGTERM);
+  EXPECT_EQ(recorder->wait(kDeadline), 0);
 }
 
 TEST_F(RecorderTest, PrintModeTailsEventsAsJsonLines) {

@@ -54,6 +54,11 @@ std::chrono::milliseconds parseDuration(std::string_view text) {
     throw std::invalid_argument("invalid duration " + quoted(text) +
                                 " (units: ms, s, m, h, d)");
   }
+  // 1e30h must be an error, not an overflowing conversion.
+  constexpr double kMaxMs = 100.0 * 365 * 86'400'000;
+  if (value * ms_per_unit > kMaxMs) {
+    throw std::invalid_argument("invalid duration " + quoted(text) + " (at most 100 years)");
+  }
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(value * ms_per_unit)));
 }
 
@@ -131,6 +136,7 @@ std::uint64_t parseByteSize(std::string_view text) {
     throw std::invalid_argument("invalid size " + quoted(text) +
                                 " (units: B, KB, MB, GB, KiB, MiB, GiB)");
   }
+  if (value * multiplier > 9e18) throw std::invalid_argument("invalid size " + quoted(text) + " (too large)");
   return static_cast<std::uint64_t>(std::llround(value * multiplier));
 }
 

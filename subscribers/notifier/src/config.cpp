@@ -1,12 +1,14 @@
 #include "vigil/notifier/config.hpp"
 
 #include "vigil/analytics/registry.hpp"
+#include "vigil/events/schema.hpp"
 #include "vigil/subscribers/parse.hpp"
 
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -16,6 +18,11 @@ namespace {
 
 constexpr std::size_t kMaxQueueCapacity = 1'000'000;
 constexpr int kMaxRetries = 100;
+// A zero timeout fails every delivery at once; a long poll shorter than a
+// second is a busy loop against Telegram.
+constexpr Duration kMinTimeout{10};
+constexpr Duration kMinPollTimeout{1000};
+constexpr std::size_t kMaxSubscriptions = 100'000;
 
 // Every error names the file, the line and column, and the key path.
 class Reader {
@@ -69,11 +76,34 @@ class Reader {
     return value;
   }
 
-  Duration duration(const YAML::Node& node, const std::string& path) const {
+  Duration duration(const YAML::Node& node, const std::string& path, Duration min = Duration(0)) const {
+    Duration value{0};
     try {
-      return subscribers::parseDuration(string(node, path));
+      value = subscribers::parseDuration(string(node, path));
     } catch (const std::invalid_argument& error) {
       fail(node, path, error.what());
+    }
+    if (value < min) fail(node, path, "must be at least " + std::to_string(min.count()) + "ms");
+    return value;
+  }
+
+  // Two equal keys in one mapping: yaml-cpp keeps both and a lookup sees one,
+  // so one of the two values would be silently ignored.
+  void noDuplicateKeys(const YAML::Node& node, const std::string& path) const {
+    if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i) noDuplicateKeys(node[i], path + "[" + std::to_string(i) + "]");
+    } else if (node.IsMap()) {
+      std::map<std::string, YAML::Mark> seen;
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) continue;
+        const auto key = entry.first.Scalar();
+        const std::string key_path = path.empty() ? key : path + "." + key;
+        const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
+        if (!inserted) {
+          fail(entry.first, key_path, "duplicate key (first at line " + std::to_string(first->second.line + 1) + ")");
+        }
+        noDuplicateKeys(entry.second, key_path);
+      }
     }
   }
 
@@ -101,14 +131,30 @@ class Reader {
   std::string file_;
 };
 
-std::vector<std::int64_t> chatIdsFromEnv() {
+// VIGIL_TELEGRAM_CHAT_IDS=12,-100345: every item a whole integer, or a clear
+// error naming the variable and the item (std::stoll threw out of main).
+std::vector<std::int64_t> chatIdsFromEnv(const Reader& reader, const YAML::Node& node, const std::string& path) {
   std::vector<std::int64_t> ids;
   const char* text = std::getenv("VIGIL_TELEGRAM_CHAT_IDS");
   if (!text) return ids;
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    if (!item.empty()) ids.push_back(std::stoll(item));
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item.empty()) continue;
+    std::size_t used = 0;
+    std::int64_t id = 0;
+    try {
+      id = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size()) {
+      reader.fail(node, path, "VIGIL_TELEGRAM_CHAT_IDS: '" + events::logSafe(item, 40) +
+                                  "' is not a chat id (expected integers separated by commas)");
+    }
+    ids.push_back(id);
   }
   return ids;
 }
@@ -118,7 +164,8 @@ SinkConfig readSink(const Reader& reader, const std::string& name, const YAML::N
   reader.onlyKeys(node, path,
                   {"type", "queue_capacity", "url", "headers", "timeout", "retries", "backoff",
                    "backoff_max", "token", "token_env", "base_url", "chat_ids", "poll_updates",
-                   "poll_timeout", "command"});
+                   "poll_timeout", "open_subscriptions", "max_subscriptions", "max_subscriptions_per_chat",
+                   "command"});
   SinkConfig sink;
   sink.name = name;
   if (!node["type"]) reader.fail(node, path + ".type", "missing (log, stdout, webhook, telegram, command)");
@@ -144,7 +191,7 @@ SinkConfig readSink(const Reader& reader, const std::string& name, const YAML::N
       reader.fail(node["queue_capacity"], path + ".queue_capacity", "too large");
     }
   }
-  if (node["timeout"]) sink.timeout = reader.duration(node["timeout"], path + ".timeout");
+  if (node["timeout"]) sink.timeout = reader.duration(node["timeout"], path + ".timeout", kMinTimeout);
   if (node["retries"]) {
     sink.retries = static_cast<int>(reader.integer(node["retries"], path + ".retries", 0));
     if (sink.retries > kMaxRetries) reader.fail(node["retries"], path + ".retries", "too many");
@@ -174,6 +221,7 @@ SinkConfig readSink(const Reader& reader, const std::string& name, const YAML::N
       } else {
         const std::string env = node["token_env"] ? reader.string(node["token_env"], path + ".token_env")
                                                   : "VIGIL_TELEGRAM_TOKEN";
+        sink.hidden_env.push_back(env);
         if (const char* value = std::getenv(env.c_str())) sink.token = value;
         if (sink.token.empty()) {
           reader.fail(node, path + ".token",
@@ -183,9 +231,29 @@ SinkConfig readSink(const Reader& reader, const std::string& name, const YAML::N
       if (node["base_url"]) sink.base_url = reader.string(node["base_url"], path + ".base_url");
       while (!sink.base_url.empty() && sink.base_url.back() == '/') sink.base_url.pop_back();
       sink.chat_ids = node["chat_ids"] ? reader.integers(node["chat_ids"], path + ".chat_ids")
-                                       : chatIdsFromEnv();
+                                       : chatIdsFromEnv(reader, node, path + ".chat_ids");
       if (node["poll_updates"]) sink.poll_updates = reader.boolean(node["poll_updates"], path + ".poll_updates");
-      if (node["poll_timeout"]) sink.poll_timeout = reader.duration(node["poll_timeout"], path + ".poll_timeout");
+      if (node["poll_timeout"]) sink.poll_timeout = reader.duration(node["poll_timeout"], path + ".poll_timeout", kMinPollTimeout);
+      if (node["open_subscriptions"]) {
+        sink.open_subscriptions = reader.boolean(node["open_subscriptions"], path + ".open_subscriptions");
+      }
+      if (node["max_subscriptions"]) {
+        sink.max_subscriptions = static_cast<std::size_t>(
+            reader.integer(node["max_subscriptions"], path + ".max_subscriptions", 0));
+        if (sink.max_subscriptions > kMaxSubscriptions) {
+          reader.fail(node["max_subscriptions"], path + ".max_subscriptions",
+                      "at most " + std::to_string(kMaxSubscriptions));
+        }
+      }
+      if (node["max_subscriptions_per_chat"]) {
+        sink.max_subscriptions_per_chat = static_cast<std::size_t>(
+            reader.integer(node["max_subscriptions_per_chat"], path + ".max_subscriptions_per_chat", 0));
+      }
+      if (sink.poll_updates && !sink.open_subscriptions && sink.chat_ids.empty()) {
+        reader.fail(node, path + ".chat_ids",
+                    "poll_updates takes /subscribe only from the chats listed here (or VIGIL_TELEGRAM_CHAT_IDS); "
+                    "list them, or set open_subscriptions: true to take any chat");
+      }
       break;
     }
     case SinkType::kCommand: {
@@ -329,6 +397,7 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
                       std::to_string(error.mark.column + 1) + ": " + error.msg);
   }
   if (!root.IsMap()) reader.fail(root, "(top level)", "expected a map with sinks and rules");
+  reader.noDuplicateKeys(root, "");
   reader.onlyKeys(root, "(top level)", {"sinks", "rules", "subscriptions", "subscription_defaults"});
 
   NotifierConfig config;
@@ -340,6 +409,16 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
     const auto name = entry.first.as<std::string>();
     config.sinks.push_back(readSink(reader, name, entry.second));
     sink_names.insert(name);
+  }
+  // A command sink's child gets the environment minus every bot token.
+  std::vector<std::string> token_variables{"VIGIL_TELEGRAM_TOKEN"};
+  for (const auto& sink : config.sinks) {
+    if (sink.type == SinkType::kTelegram) {
+      token_variables.insert(token_variables.end(), sink.hidden_env.begin(), sink.hidden_env.end());
+    }
+  }
+  for (auto& sink : config.sinks) {
+    if (sink.type == SinkType::kCommand) sink.hidden_env = token_variables;
   }
 
   if (const auto defaults = root["subscription_defaults"]) {

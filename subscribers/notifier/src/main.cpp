@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -41,6 +42,18 @@ constexpr milliseconds kDrainTimeout{5000};
 constexpr int kExitUsage = 2;
 constexpr int kExitFailure = 1;
 
+const nt::SinkConfig* findSink(const nt::NotifierConfig& config, const std::string& name) {
+  for (const auto& sink : config.sinks) {
+    if (sink.name == name) return &sink;
+  }
+  return nullptr;
+}
+
+bool mayChatSubscribe(const nt::SinkConfig& sink, std::int64_t chat_id) {
+  return sink.open_subscriptions ||
+         std::find(sink.chat_ids.begin(), sink.chat_ids.end(), chat_id) != sink.chat_ids.end();
+}
+
 std::string subscriptionText(const nt::Rule& rule) {
   return rule.source + (rule.zone.empty() ? "" : " zone " + rule.zone) + " at " +
          std::to_string(rule.alert_at);
@@ -63,7 +76,12 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
   };
   std::string reply;
   bool changed = false;
-  if (verb == "/subscribe" && (args.size() == 2 || args.size() == 3)) {
+  const nt::SinkConfig* sink = findSink(config, command.sink);
+  if (verb == "/subscribe" && sink && !mayChatSubscribe(*sink, command.chat_id)) {
+    // Any Telegram user can message the bot: only the listed chats subscribe.
+    reply = "this chat (" + std::to_string(command.chat_id) +
+            ") may not subscribe here; ask the operator to add it to the sink's chat_ids";
+  } else if (verb == "/subscribe" && (args.size() == 2 || args.size() == 3)) {
     std::int64_t count = 0;
     try {
       count = std::stoll(args.back());
@@ -74,11 +92,26 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
     if (!vigil::events::isValidSourceId(args[0]) || count < 1) {
       reply = "usage: /subscribe SOURCE [ZONE] COUNT (COUNT >= 1)";
     } else {
-      engine.removeRules([&](const nt::Rule& rule) { return mine(rule) && rule.source == args[0] && rule.zone == zone; }, now);
-      auto rule = nt::subscriptionRule(config, command.chat_id, args[0], zone, count, command.sink);
-      reply = "subscribed: " + subscriptionText(rule);
-      engine.addRule(std::move(rule));
-      changed = true;
+      const auto same = [&](const nt::Rule& rule) { return mine(rule) && rule.source == args[0] && rule.zone == zone; };
+      std::size_t of_chat = 0, of_sink = 0, replaced = 0;
+      for (const auto& rule : engine.rules()) {
+        if (!rule.from_subscription || rule.sinks.size() != 1 || rule.sinks[0] != command.sink) continue;
+        ++of_sink;
+        of_chat += mine(rule);
+        replaced += same(rule);
+      }
+      if (sink && of_chat - replaced >= sink->max_subscriptions_per_chat) {
+        reply = "too many subscriptions for this chat (at most " + std::to_string(sink->max_subscriptions_per_chat) +
+                "); /unsubscribe first";
+      } else if (sink && of_sink - replaced >= sink->max_subscriptions) {
+        reply = "this bot has reached its limit of " + std::to_string(sink->max_subscriptions) + " subscriptions";
+      } else {
+        engine.removeRules(same, now);
+        auto rule = nt::subscriptionRule(config, command.chat_id, args[0], zone, count, command.sink);
+        reply = "subscribed: " + subscriptionText(rule);
+        engine.addRule(std::move(rule));
+        changed = true;
+      }
     }
   } else if (verb == "/unsubscribe") {
     const auto removed = engine.removeRules([&](const nt::Rule& rule) {
@@ -94,7 +127,8 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
   } else {
     reply = "commands: /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list";
   }
-  spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink, command.text, reply);
+  spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink,
+               vigil::events::logSafe(command.text), vigil::events::logSafe(reply));
   dispatcher.reply(command.sink, command.chat_id, reply);
   return changed;
 }
@@ -170,7 +204,7 @@ void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& ale
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << state.dump() << "\n";
+    out << state.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     if (!out) {
       spdlog::error("cannot write the state file {}", temporary);
       return;
@@ -196,7 +230,9 @@ std::vector<SavedSubscription> commandSubscriptions(const nt::Engine& engine, co
 // one the rules file now declares (`declared`: its rule names) is left to it.
 std::size_t restoreSubscriptions(const std::vector<SavedSubscription>& saved, const nt::NotifierConfig& config,
                                  std::set<std::string> declared, nt::Engine& engine) {
-  std::size_t restored = 0;
+  std::size_t restored = 0, over_limit = 0, not_allowed = 0;
+  std::map<std::string, std::size_t> per_sink;
+  std::map<std::pair<std::string, std::int64_t>, std::size_t> per_chat;
   for (const auto& subscription : saved) {
     const auto sink = std::find_if(config.sinks.begin(), config.sinks.end(),
                                    [&](const nt::SinkConfig& s) { return s.name == subscription.sink; });
@@ -206,11 +242,27 @@ std::size_t restoreSubscriptions(const std::vector<SavedSubscription>& saved, co
                    subscription.chat_id, subscription.source, subscription.sink);
       continue;
     }
+    if (!mayChatSubscribe(*sink, subscription.chat_id)) {
+      ++not_allowed;  // one summary line below: the file may hold thousands
+      continue;
+    }
+    std::size_t& of_sink = per_sink[subscription.sink];
+    std::size_t& of_chat = per_chat[{subscription.sink, subscription.chat_id}];
+    if (of_sink >= sink->max_subscriptions || of_chat >= sink->max_subscriptions_per_chat) {
+      ++over_limit;
+      continue;
+    }
     auto rule = nt::subscriptionRule(config, subscription.chat_id, subscription.source, subscription.zone,
                                      subscription.count, subscription.sink);
     if (!declared.insert(rule.name).second) continue;
     engine.addRule(std::move(rule));
+    ++of_sink;
+    ++of_chat;
     ++restored;
+  }
+  if (over_limit > 0) spdlog::warn("dropped {} saved subscriptions beyond the sinks' limits", over_limit);
+  if (not_allowed > 0) {
+    spdlog::warn("dropped {} saved subscriptions of chats not in their sink's chat_ids", not_allowed);
   }
   return restored;
 }
@@ -315,7 +367,12 @@ int main(int argc, char** argv) {
         if (seen_topics.insert(received->event.topic).second) {
           spdlog::info("watching topic {} (run {})", received->event.topic, received->event.header.run);
         }
+        const auto too_long = engine.stats().texts_too_long;
         engine.onEvent(received->event);
+        if (engine.stats().texts_too_long > too_long && too_long == 0) {
+          spdlog::warn("{}: a code text of more than {} bytes was not matched against the rules "
+                       "(counted; reported once)", received->event.topic, nt::kMaxMatchedTextBytes);
+        }
         save();
       }
       if (std::chrono::steady_clock::now() >= next_tick) {
@@ -337,11 +394,12 @@ int main(int argc, char** argv) {
     save();
     dispatcher.stop(kDrainTimeout);
     const auto& stats = subscriber.stats();
-    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns; bus: {} lost "
-                 "({} gaps), {} malformed, {} too large, {} bad framing",
+    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns, {} code texts "
+                 "too long to match; bus: {} lost ({} gaps), {} malformed, {} too large, {} bad framing, "
+                 "{} beyond the topic limit",
                  stats.received, engine.stats().alerts, engine.stats().clears,
-                 engine.stats().suppressed_by_cooldown, stats.missed, stats.gaps, stats.malformed,
-                 stats.too_large, stats.bad_framing);
+                 engine.stats().suppressed_by_cooldown, engine.stats().texts_too_long, stats.missed,
+                 stats.gaps, stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
     for (const auto& [name, sink] : dispatcher.stats()) {
       spdlog::info("sink '{}': {} delivered, {} failed, {} dropped", name, sink.delivered, sink.failed, sink.dropped);
     }

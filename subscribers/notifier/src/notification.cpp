@@ -24,7 +24,9 @@ std::string Notification::toJson() const {
   if (threshold) out["threshold"] = *threshold;
   if (!code_text.empty()) out["code"] = code_text;
   if (!reason.empty()) out["reason"] = reason;
-  return out.dump();
+  // Strings come from the bus and are checked UTF-8 on decode; should one
+  // slip through anyway it is replaced, never thrown (that killed the process).
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace vigil::notifier

@@ -1,5 +1,7 @@
 #include "vigil/notifier/sinks.hpp"
 
+#include "vigil/events/schema.hpp"
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -31,6 +33,7 @@ constexpr int kHttpMultipleChoices = 300;
 constexpr int kHttpTooManyRequests = 429;
 constexpr milliseconds kPollSlack{5000};     // read timeout beyond the long-poll wait
 constexpr milliseconds kChildReapStep{5};
+constexpr std::size_t kMaxLoggedMessage = 1000;  // bytes of a notification in one log line
 
 // Sleeps up to `duration`, returning early (false) once stopping.
 bool pause(milliseconds duration, const std::atomic<bool>& stopping) {
@@ -40,6 +43,17 @@ bool pause(milliseconds duration, const std::atomic<bool>& stopping) {
     std::this_thread::sleep_for(std::min<Clock::duration>(kStopCheck, until - Clock::now()));
   }
   return !stopping;
+}
+
+// Text from Telegram or the HTTP client with the bot token cut out (an error
+// may echo the request URL, which holds it), on one safe line.
+std::string withoutToken(std::string text, const std::string& token) {
+  if (!token.empty()) {
+    for (auto at = text.find(token); at != std::string::npos; at = text.find(token, at)) {
+      text.replace(at, token.size(), "***");
+    }
+  }
+  return events::logSafe(text);
 }
 
 // "https://api.example:8443/base/path" -> {"https://api.example:8443", "/base/path"}.
@@ -78,10 +92,13 @@ bool withRetries(const SinkConfig& config, const std::atomic<bool>& stopping, At
 class LogSink : public Sink {
  public:
   bool deliver(const Notification& n, const std::atomic<bool>&) override {
+    // Messages quote code texts and status details from the bus: one line each,
+    // whatever they contain (no forged lines, no terminal escapes).
+    const std::string line = events::logSafe(n.message, kMaxLoggedMessage);
     if (n.type == Notification::Type::kAlert) {
-      spdlog::warn("{}", n.message);
+      spdlog::warn("{}", line);
     } else {
-      spdlog::info("{}", n.message);
+      spdlog::info("{}", line);
     }
     return true;
   }
@@ -143,22 +160,30 @@ class TelegramSink : public Sink {
   bool send(std::int64_t chat_id, const std::string& text, const std::atomic<bool>& stopping) {
     // The token is part of the path: it is never logged.
     const std::string path = prefix_ + "/bot" + config_.token + "/sendMessage";
-    const std::string body = nlohmann::json{{"chat_id", chat_id}, {"text", text}}.dump();
+    const std::string body = nlohmann::json{{"chat_id", chat_id}, {"text", text}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return withRetries(config_, stopping, [&]() -> std::optional<milliseconds> {
       auto client = makeClient(origin_, config_.timeout);
       auto result = client->Post(path.c_str(), body, "application/json");
       if (!result) {
-        spdlog::warn("telegram sink '{}': {}", config_.name, httplib::to_string(result.error()));
+        spdlog::warn("telegram sink '{}': {}", config_.name,
+                     withoutToken(httplib::to_string(result.error()), config_.token));
         return milliseconds(0);
       }
       const auto reply = nlohmann::json::parse(result->body, nullptr, false);
       if (result->status == kHttpOk && reply.is_object() && reply.value("ok", false)) return std::nullopt;
       milliseconds asked{0};
       if (result->status == kHttpTooManyRequests && reply.is_object() && reply.contains("parameters")) {
-        asked = milliseconds(reply["parameters"].value("retry_after", 0) * 1000);
+        const auto& parameters = reply["parameters"];
+        if (parameters.is_object() && parameters.contains("retry_after") && parameters["retry_after"].is_number_integer()) {
+          // Capped by backoff_max anyway; clamped here so the product cannot overflow.
+          asked = milliseconds(std::clamp<std::int64_t>(parameters["retry_after"].get<std::int64_t>(), 0, 86'400) * 1000);
+        }
       }
-      spdlog::warn("telegram sink '{}': HTTP {} for chat {}: {}", config_.name, result->status,
-                   chat_id, reply.is_object() ? reply.value("description", std::string()) : std::string());
+      const auto description = reply.is_object() && reply.contains("description") && reply["description"].is_string()
+                                   ? reply["description"].get<std::string>()
+                                   : std::string();
+      spdlog::warn("telegram sink '{}': HTTP {} for chat {}: {}", config_.name, result->status, chat_id,
+                   withoutToken(description, config_.token));
       return asked;
     });
   }
@@ -174,7 +199,13 @@ class CommandSink : public Sink {
 
   bool deliver(const Notification& n, const std::atomic<bool>& stopping) override {
     std::vector<std::string> env_storage;
-    for (char** entry = environ; *entry; ++entry) env_storage.emplace_back(*entry);
+    for (char** entry = environ; *entry; ++entry) {
+      // The child gets no bot token: whatever it runs need not be trusted with it.
+      const std::string_view variable(*entry);
+      const std::string_view name = variable.substr(0, variable.find('='));
+      if (std::find(config_.hidden_env.begin(), config_.hidden_env.end(), name) != config_.hidden_env.end()) continue;
+      env_storage.emplace_back(variable);
+    }
     env_storage.push_back("VIGIL_NOTIFICATION=" + n.toJson());
     env_storage.push_back(std::string("VIGIL_TYPE=") + (n.type == Notification::Type::kAlert ? "alert" : "clear"));
     env_storage.push_back("VIGIL_RULE=" + n.rule);
@@ -344,18 +375,25 @@ struct Dispatcher::Poller {
                              : nlohmann::json();
       if (!reply.is_object() || !reply.value("ok", false) || !reply["result"].is_array()) {
         spdlog::warn("telegram sink '{}': getUpdates failed ({})", config.name,
-                     result ? "HTTP " + std::to_string(result->status) : httplib::to_string(result.error()));
+                     result ? "HTTP " + std::to_string(result->status)
+                            : withoutToken(httplib::to_string(result.error()), config.token));
         pause(kPollErrorBackoff, stopping);
         continue;
       }
       for (const auto& update : reply["result"]) {
-        offset = std::max<std::int64_t>(offset, update.value("update_id", std::int64_t{0}) + 1);
-        if (!update.contains("message") || !update["message"].is_object()) continue;
-        const auto& message = update["message"];
-        const std::string text = message.value("text", std::string());
-        if (text.empty() || text.front() != '/' || !message.contains("chat")) continue;
-        std::lock_guard<std::mutex> lock(mutex);
-        commands.push_back({config.name, message["chat"].value("id", std::int64_t{0}), text});
+        // A field of an unexpected type throws in nlohmann::json; on this
+        // thread that would end the process: such an update is skipped.
+        try {
+          offset = std::max<std::int64_t>(offset, update.value("update_id", std::int64_t{0}) + 1);
+          if (!update.contains("message") || !update["message"].is_object()) continue;
+          const auto& message = update["message"];
+          const std::string text = message.value("text", std::string());
+          if (text.empty() || text.front() != '/' || !message.contains("chat") || !message["chat"].is_object()) continue;
+          std::lock_guard<std::mutex> lock(mutex);
+          commands.push_back({config.name, message["chat"].value("id", std::int64_t{0}), text});
+        } catch (const nlohmann::json::exception& error) {
+          spdlog::warn("telegram sink '{}': skipped an update ({})", config.name, events::logSafe(error.what()));
+        }
       }
     }
   }

@@ -38,7 +38,7 @@ class Ingest {
       }
     });
     if (!options.db_path.empty()) {
-      store_.emplace(options.db_path, EventStore::Open::kCreate, options.busy_timeout);
+      store_.emplace(options.db_path, EventStore::Open::kCreate, options.busy_timeout, options.allow_symlink_db);
     }
   }
 
@@ -201,9 +201,10 @@ class Ingest {
     }
     const auto& stats = subscriber_.stats();
     spdlog::info("stopped: {} events received, {} written, {} lost on the bus ({} gaps, {} "
-                 "publisher restarts), {} malformed, {} too large, {} bad framing",
+                 "publisher restarts), {} malformed, {} too large, {} bad framing, {} beyond the "
+                 "topic limit",
                  stats.received, written_, stats.missed, stats.gaps, stats.restarts,
-                 stats.malformed, stats.too_large, stats.bad_framing);
+                 stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
     if (!pending_.empty()) {
       spdlog::error("{} events could not be written before shutdown", pending_.size());
       return 1;

@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace {
@@ -117,7 +118,18 @@ int main(int argc, char** argv) {
   app.add_option("--topic", options.topic_prefixes, "Topic prefix(es) to record")
       ->default_str("vigil/");
   app.add_flag("--print", options.print, "Print every event as a JSON line on stdout (tail)");
+  app.add_flag("--allow-symlink-db", options.allow_symlink_db,
+               "Follow --db when it is a symbolic link (refused by default)");
   app.add_option("--http", http, "Serve the HTTP JSON API on HOST:PORT (port 0 = any free port)");
+  rec::HttpLimits http_limits;
+  app.add_option("--http-allow-host", http_limits.allowed_hosts,
+                 "Also serve requests whose Host header names this (e.g. behind a reverse proxy); "
+                 "localhost, 127.0.0.1, ::1 and the bound host always are");
+  std::string token_file, admin_token_file;
+  app.add_option("--http-token-file", token_file,
+                 "File holding the bearer token that may read the HTTP API (or env VIGIL_RECORDER_TOKEN)");
+  app.add_option("--http-admin-token-file", admin_token_file,
+                 "File holding the bearer token that may also DELETE (or env VIGIL_RECORDER_ADMIN_TOKEN)");
   app.add_option("--batch-size", options.batch_size,
                  "Events per transaction; a kill -9 loses at most the open batch")
       ->default_val(options.batch_size)->check(CLI::PositiveNumber);
@@ -190,11 +202,31 @@ int main(int argc, char** argv) {
         return kExitUsage;
       }
       // The API opens the database lazily, after the recorder created it.
-      rec::EventStore create(options.db_path, rec::EventStore::Open::kCreate);
+      rec::EventStore create(options.db_path, rec::EventStore::Open::kCreate, options.busy_timeout,
+                             options.allow_symlink_db);
       const auto address = sub::parseHostPort(http);
-      api.emplace(options.db_path);
+      // Tokens from files (kept out of `ps` and shell history) or the environment.
+      auto token = [](const std::string& file, const char* variable) {
+        if (!file.empty()) return rec::readTokenFile(file);
+        const char* value = std::getenv(variable);
+        return std::string(value ? value : "");
+      };
+      http_limits.read_token = token(token_file, "VIGIL_RECORDER_TOKEN");
+      http_limits.admin_token = token(admin_token_file, "VIGIL_RECORDER_ADMIN_TOKEN");
+      const bool authenticated = !http_limits.read_token.empty() || !http_limits.admin_token.empty();
+      api.emplace(options.db_path, http_limits);
       const int port = api->start(address.host, address.port);
       spdlog::info("HTTP API listening on http://{}:{}", address.host, port);
+      if (authenticated) {
+        spdlog::info("HTTP API requires a bearer token ({}{})", http_limits.read_token.empty() ? "" : "read",
+                     http_limits.admin_token.empty() ? "" : (http_limits.read_token.empty() ? "admin" : " and admin"));
+      } else if (!rec::isLoopbackHost(address.host)) {
+        // No authentication yet: whoever reaches the port reads and deletes.
+        spdlog::warn("the HTTP API is bound to {}, reachable from other hosts, without authentication: "
+                     "anyone who can connect can read and DELETE events; bind 127.0.0.1 unless a "
+                     "firewall or an authenticating proxy stands in front (or give --http-token-file)",
+                     address.host);
+      }
       if (!options.print) std::printf("http://%s:%d\n", address.host.c_str(), port);
       std::fflush(stdout);
     }

@@ -120,7 +120,7 @@ std::string renderHistogram(const std::vector<CountHistogramRow>& rows, OutputFo
   if (format == OutputFormat::kJson) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& row : rows) out.push_back({{"count", row.count}, {"events", row.events}});
-    return out.dump() + "\n";
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   Table table{{"count", "events"}};
   for (const auto& row : rows) table.push_back({std::to_string(row.count), std::to_string(row.events)});
@@ -136,7 +136,7 @@ std::string renderZoneAggregates(const std::vector<ZoneAggregate>& rows, OutputF
                      {"bucket_start_time", subscribers::formatTime(row.bucket_start_ns)},
                      {"max", row.max}, {"mean", row.mean}, {"samples", row.samples}});
     }
-    return out.dump() + "\n";
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   Table table{{"source", "zone", "bucket_start", "max", "mean", "samples"}};
   for (const auto& row : rows) {
@@ -157,7 +157,7 @@ std::string renderGaps(const std::vector<GapRecord>& rows, OutputFormat format) 
                      {"next_seq", row.next_seq}, {"missed", row.missed},
                      {"detected", row.detected_ns}});
     }
-    return out.dump() + "\n";
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   Table table{{"id", "topic", "kind", "run", "previous_run", "after_seq", "next_seq", "missed", "detected"}};
   for (const auto& row : rows) {
@@ -176,7 +176,7 @@ std::string renderTopics(const std::vector<TopicRecord>& rows, OutputFormat form
                      {"received", row.received}, {"missed", row.missed}, {"gaps", row.gaps},
                      {"restarts", row.restarts}, {"duplicates", row.duplicates}});
     }
-    return out.dump() + "\n";
+    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   Table table{{"topic", "run", "last_seq", "received", "missed", "gaps", "restarts", "duplicates"}};
   for (const auto& row : rows) {

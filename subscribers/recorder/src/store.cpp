@@ -5,6 +5,10 @@
 
 #include <msgpack.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <variant>
 
@@ -145,9 +149,33 @@ std::string StoredEvent::json() const {
   return "{\"id\":" + std::to_string(id) + (body.size() > 2 ? "," : "") + body.substr(1);
 }
 
-EventStore::EventStore(const std::string& path, Open open, std::chrono::milliseconds busy_timeout)
-    : db_(path, open == Open::kCreate ? Database::Mode::kReadWrite : Database::Mode::kExisting,
-          busy_timeout) {
+namespace {
+
+// Before SQLite creates the database: refuse a symbolic link (a planted link
+// would make the recorder write wherever it points) unless asked, and create
+// a missing file 0600 ourselves. SQLite gives the -wal and -shm files the
+// database's mode, so events are readable by the owner only, whatever the umask.
+const std::string& preparedPath(const std::string& path, EventStore::Open open, bool allow_symlink) {
+  if (open != EventStore::Open::kCreate || path.empty() || path == ":memory:") return path;
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == 0) {
+    if (S_ISLNK(info.st_mode) && !allow_symlink) {
+      throw SqliteError(SQLITE_CANTOPEN, "the database path '" + path +
+                                             "' is a symbolic link; refusing to follow it (--allow-symlink-db)");
+    }
+    return path;
+  }
+  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);  // EEXIST: created meanwhile; SQLite reports any real error
+  return path;
+}
+
+}  // namespace
+
+EventStore::EventStore(const std::string& path, Open open, std::chrono::milliseconds busy_timeout,
+                       bool allow_symlink)
+    : db_(preparedPath(path, open, allow_symlink),
+          open == Open::kCreate ? Database::Mode::kReadWrite : Database::Mode::kExisting, busy_timeout) {
   db_.exec("PRAGMA foreign_keys = ON");
   if (open == Open::kCreate) {
     // auto_vacuum must be chosen before the first table exists; it lets the
@@ -233,10 +261,12 @@ void EventStore::write(const std::vector<IncomingEvent>& batch) {
           .bind(5, topic.last_seq).bind(6, seq).bind(7, std::int64_t{0})
           .bind(8, incoming.received_ns);
       insert_gap_.run();
-    } else if (topic.received > 0 && seq > topic.last_seq + 1) {
+    } else if (topic.received > 0 && seq - 1 > topic.last_seq) {
+      // seq and last_seq are both in [0, INT64_MAX]: the difference cannot
+      // overflow, the running sums could (a hostile seq): they saturate.
       const std::int64_t missed = seq - topic.last_seq - 1;
-      topic.missed += missed;
-      ++topic.gaps;
+      topic.missed = missed > INT64_MAX - topic.missed ? INT64_MAX : topic.missed + missed;
+      if (topic.gaps < INT64_MAX) ++topic.gaps;
       insert_gap_.bind(1, std::string_view(event.topic)).bind(2, std::string_view("missed"))
           .bind(3, std::string_view(header.run)).bind(4, std::string_view(topic.run))
           .bind(5, topic.last_seq).bind(6, seq).bind(7, missed).bind(8, incoming.received_ns);

@@ -65,6 +65,7 @@ enum class DecodeStatus {
   kNotAnEvent,     // valid msgpack but not a map with the required keys and types
   kNewerVersion,   // `v` is newer than this library understands: reported, not interpreted
   kTopicMismatch,  // the topic frame disagrees with the kind/source in the map
+  kTooManyTopics,  // (Subscriber only) a well-formed event on a topic beyond max_topics
 };
 std::string_view toString(DecodeStatus status);
 

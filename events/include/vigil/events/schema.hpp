@@ -65,8 +65,25 @@ inline constexpr std::size_t kHeaderPairs = 10;
 // `vigil/<kind>/<source-id>`: the first message frame, so SUB prefix filters work.
 std::string topicFor(std::string_view kind, std::string_view source);
 
-// A source id is what appears in topics: letters, digits, '-', '_', '.'.
+// Longest source id, kind or run id accepted (bytes).
+inline constexpr std::size_t kMaxIdLength = 64;
+
+// A source id is what appears in topics: 1-64 letters, digits, '-', '_', '.'
+// ("." and ".." are refused: ids end up in file names and URLs). Kinds and run
+// ids follow the same rule on the wire.
 bool isValidSourceId(std::string_view id);
+
+// A zone name: 1-64 bytes of valid UTF-8 without control characters (so that
+// it can be neither a forged log line nor an invalid JSON string).
+bool isValidZoneName(std::string_view name);
+
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF).
+bool isValidUtf8(std::string_view text);
+
+// Untrusted text made safe for one log line: control characters (newlines,
+// ANSI escapes, C1 controls) and invalid UTF-8 bytes become \xNN escapes, and
+// anything beyond `max_bytes` is cut with a note of how much was left out.
+std::string logSafe(std::string_view text, std::size_t max_bytes = 200);
 
 // A fresh random id for one publisher start (16 hex digits).
 std::string newRunId();

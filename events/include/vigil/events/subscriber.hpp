@@ -5,6 +5,7 @@
 #include "vigil/events/codec.hpp"
 
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,6 +20,15 @@ struct SubscriberOptions {
   std::vector<std::string> endpoints;                   // connected, not bound
   std::vector<std::string> topic_prefixes{"vigil/"};
   DecodeLimits limits;
+  // ZeroMQ refuses frames above this (ZMQ_MAXMSGSIZE) without reading them and
+  // drops the connection, which then reconnects; 0: twice limits.max_bytes, so
+  // a message just above the limit is still read, counted and reported.
+  std::size_t max_frame_bytes = 0;
+  // Topics whose sequence is tracked; an event on a further topic is dropped
+  // and counted (topic_overflow). Topics are chosen by whoever publishes, and
+  // so is the run id that tells publishers apart: only a cap on all topics
+  // bounds the memory a flood of invented topics can take.
+  std::size_t max_topics = 4096;
   int receive_high_water_mark = 100000;
   std::chrono::milliseconds reconnect_interval{100};
   std::chrono::milliseconds reconnect_interval_max{5000};
@@ -47,7 +57,12 @@ struct SubscriberStats {
   std::uint64_t gaps = 0;
   std::uint64_t restarts = 0;
   std::uint64_t stale = 0;       // seq at or below one already seen in this run (duplicates)
+  std::uint64_t topic_overflow = 0;  // events dropped: more topics than max_topics
+  std::uint64_t reconnects = 0;  // dropped connections ZeroMQ gave up (oversized frame) and we made again
 };
+// Counters saturate at INT64_MAX (a hostile seq cannot wrap them, and every
+// value fits the signed 64-bit integers of SQLite and JSON readers).
+inline constexpr std::uint64_t kCounterMax = static_cast<std::uint64_t>(INT64_MAX);
 
 struct Received {
   Event event;

@@ -40,8 +40,13 @@ struct SinkConfig {
   std::vector<std::int64_t> chat_ids;      // from `chat_ids` or VIGIL_TELEGRAM_CHAT_IDS
   bool poll_updates = false;               // read /subscribe commands with getUpdates
   Duration poll_timeout{20000};            // long-poll wait of getUpdates
+  // Who may /subscribe: the chats in chat_ids; any chat only with this flag.
+  bool open_subscriptions = false;
+  std::size_t max_subscriptions = 100;     // /subscribe subscriptions on this sink, all chats together
+  std::size_t max_subscriptions_per_chat = 20;
   // command
   std::vector<std::string> command;        // argv; the notification is in the environment
+  std::vector<std::string> hidden_env;     // variables not passed on (bot tokens), set by the loader
 };
 
 enum class RuleType { kCount, kSourceDown, kCode };

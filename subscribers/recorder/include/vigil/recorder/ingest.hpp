@@ -14,6 +14,7 @@ struct RecorderOptions {
   std::vector<std::string> endpoints;
   std::vector<std::string> topic_prefixes{"vigil/"};
   std::string db_path;          // empty: do not record (print-only tail)
+  bool allow_symlink_db = false;  // follow a db_path that is a symbolic link
   bool print = false;           // every event as one JSON line on stdout
   // A batch is written when it holds this many events or when its oldest
   // event has waited flush_interval. A kill -9 loses at most the open batch.

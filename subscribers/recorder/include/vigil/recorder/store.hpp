@@ -89,8 +89,11 @@ struct RetentionResult {
 class EventStore {
  public:
   enum class Open { kCreate, kExisting };
+  // kCreate refuses a path that is a symbolic link unless `allow_symlink`, and
+  // creates a missing database (and so its -wal and -shm files) mode 0600.
   EventStore(const std::string& path, Open open,
-             std::chrono::milliseconds busy_timeout = std::chrono::milliseconds(200));
+             std::chrono::milliseconds busy_timeout = std::chrono::milliseconds(200),
+             bool allow_symlink = false);
 
   // Writes the batch in one transaction, with its gap records and topic
   // counters. All or nothing: on SqliteError nothing was written and the

@@ -124,20 +124,35 @@ std::vector<Face> FaceDetector::detect(const cv::Mat& bgr) {
   for (const Tile& tile : tiles(bgr.size())) {
     for (const Face& face : detectIn(bgr, tile.rect)) found.push_back(face);
   }
-  return finish(std::move(found), bgr.size());
+  return confirmUnsure(bgr, finish(std::move(found), bgr.size()));
 }
 
 std::vector<Face> FaceDetector::detectWhole(const cv::Mat& bgr) {
   if (bgr.empty()) return {};
   checkInput(bgr);
-  return finish(detectTile(bgr), bgr.size());
+  return confirmUnsure(bgr, finish(detectTile(bgr), bgr.size()));
+}
+
+std::vector<Face> FaceDetector::confirmUnsure(const cv::Mat& bgr, std::vector<Face> faces) {
+  if (!confirmer_ || options_.confirm_below <= options_.score_threshold) return faces;
+  faces.erase(std::remove_if(faces.begin(), faces.end(),
+                             [&](const Face& face) {
+                               return face.score < options_.confirm_below && !confirmer_->confirms(bgr, face.box);
+                             }),
+              faces.end());
+  return faces;
 }
 
 std::unique_ptr<FaceDetector> makeFaceDetector(const DetectorOptions& options) {
   const std::string path =
       options.model_path.empty() ? defaultModelPath(options.backend) : options.model_path;
   switch (options.backend) {
-    case Backend::BlazeFace: return detail::makeBlazeFace(options, path);
+    case Backend::BlazeFace: {
+      auto detector = detail::makeBlazeFace(options, path);
+      // Loaded even when the check is off, so it can be turned on while playing.
+      detector->confirmer_ = std::make_unique<FaceConfirmer>();
+      return detector;
+    }
     case Backend::Haar: return detail::makeHaar(options, path);
   }
   throw std::invalid_argument("unknown face detector backend");

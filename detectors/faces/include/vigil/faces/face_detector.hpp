@@ -7,6 +7,8 @@
 // so a caller can refuse to start instead of failing on the first frame.
 #pragma once
 
+#include "vigil/faces/face_confirmer.hpp"
+
 #include <opencv2/core.hpp>
 
 #include <memory>
@@ -50,6 +52,9 @@ struct DetectorOptions {
   Backend backend = Backend::BlazeFace;
   std::string model_path;        // empty: defaultModelPath(backend)
   float score_threshold = 0.5f;  // BlazeFace only
+  // BlazeFace faces scoring below this are kept only if a Haar cascade
+  // confirms them (FaceConfirmer); 0 keeps every face above score_threshold.
+  float confirm_below = 0.8f;
   float nms_iou = 0.3f;          // overlap above which the weaker box is dropped
   int min_face_size = 0;         // pixels (of the detect() image); smaller faces are dropped
   TileGrid tiles;
@@ -82,6 +87,7 @@ class FaceDetector {
   const DetectorOptions& options() const { return options_; }
   // Tuning that may change between frames (the model stays loaded).
   void setScoreThreshold(float threshold) { options_.score_threshold = threshold; }
+  void setConfirmBelow(float score) { options_.confirm_below = score; }
   void setMinFaceSize(int pixels) { options_.min_face_size = pixels; }
   void setTiles(TileGrid tiles) { options_.tiles = tiles; }
   const std::string& modelPath() const { return model_path_; }
@@ -98,6 +104,11 @@ class FaceDetector {
   std::vector<Face> detectIn(const cv::Mat& bgr, const cv::Rect& tile);
   // Size filter, clipping to the image and NMS.
   std::vector<Face> finish(std::vector<Face> found, cv::Size size) const;
+  // Drops the faces below options().confirm_below that the confirmer rejects.
+  std::vector<Face> confirmUnsure(const cv::Mat& bgr, std::vector<Face> faces);
+
+  friend std::unique_ptr<FaceDetector> makeFaceDetector(const DetectorOptions& options);
+  std::unique_ptr<FaceConfirmer> confirmer_;  // BlazeFace only
 
   DetectorOptions options_;
   std::string model_path_;

@@ -24,26 +24,8 @@ TEST(CodesAccuracy, GeneratedClipHoldsTheFloor) {
   const std::int64_t frames = gt::codeSceneLength(placements);
 
   codes::CodeReader reader;
-  std::vector<gt::FrameTruth> truth;
-  std::vector<std::vector<gt::CodeRead>> reads;
-  for (std::int64_t f = 0; f < frames; ++f) {
-    gt::FrameTruth frame_truth;
-    cv::Mat grey;
-    cv::cvtColor(scene.render(f, frame_truth), grey, cv::COLOR_BGR2GRAY);
-    std::vector<gt::CodeRead> frame_reads;
-    for (const auto& code : reader.read(grey)) {
-      frame_reads.push_back({f, codes::formatName(code.format), code.canonicalText(), code.box});
-    }
-    truth.push_back(std::move(frame_truth));
-    reads.push_back(std::move(frame_reads));
-  }
-  const gt::CodeScore score = gt::scoreCodes(truth, reads);
-  std::string report;
-  for (const auto& [format, tally] : score.per_format) {
-    report += format + " " + std::to_string(tally.read) + "/" + std::to_string(tally.present) + "; ";
-  }
-  for (const auto& missed : score.missed) report += "\nmissed " + missed;
-  for (const auto& wrong : score.wrong_reads) report += "\nwrong " + wrong;
+  const gt::CodeScore score = gt::readAndScore(scene, frames, reader);
+  const std::string report = gt::describe(score);
 
   EXPECT_EQ(score.total.wrong, 0) << report;
   int target_present = 0;

@@ -434,4 +434,31 @@ CodeScore scoreCodes(const std::vector<FrameTruth>& truth,
   return score;
 }
 
+CodeScore readAndScore(const Scene& scene, std::int64_t frames, codes::CodeReader& reader) {
+  std::vector<FrameTruth> truth;
+  std::vector<std::vector<CodeRead>> reads;
+  for (std::int64_t frame = 0; frame < frames; ++frame) {
+    FrameTruth frame_truth;
+    cv::Mat grey;
+    cv::cvtColor(scene.render(frame, frame_truth), grey, cv::COLOR_BGR2GRAY);
+    std::vector<CodeRead> frame_reads;
+    for (const auto& code : reader.read(grey)) {
+      frame_reads.push_back({frame, codes::formatName(code.format), code.canonicalText(), code.box});
+    }
+    truth.push_back(std::move(frame_truth));
+    reads.push_back(std::move(frame_reads));
+  }
+  return scoreCodes(truth, reads);
+}
+
+std::string describe(const CodeScore& score) {
+  std::string report;
+  for (const auto& [format, tally] : score.per_format) {
+    report += format + " " + std::to_string(tally.read) + "/" + std::to_string(tally.present) + "; ";
+  }
+  for (const auto& missed : score.missed) report += "\nmissed " + missed;
+  for (const auto& wrong : score.wrong_reads) report += "\nwrong " + wrong;
+  return report;
+}
+
 }  // namespace vigil::groundtruth

@@ -4,6 +4,7 @@
 // a scorer for what a reader made of them.
 #pragma once
 
+#include "vigil/codes/code_reader.hpp"
 #include "vigil/codes/format.hpp"
 #include "vigil/groundtruth/scene.hpp"
 
@@ -110,5 +111,13 @@ struct CodeScore {
 // like `truth` (frame i), missing frames count as "read nothing".
 CodeScore scoreCodes(const std::vector<FrameTruth>& truth,
                      const std::vector<std::vector<CodeRead>>& reads);
+
+// Renders frames [0, frames) of `scene`, gives each to `reader` as grey, as
+// the element does, and scores the reads against the scene's truth.
+CodeScore readAndScore(const Scene& scene, std::int64_t frames, codes::CodeReader& reader);
+
+// "format read/present; ..." per format, then a line per missed and per wrong
+// read: what a failing test or a bench prints.
+std::string describe(const CodeScore& score);
 
 }  // namespace vigil::groundtruth

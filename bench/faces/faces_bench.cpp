@@ -70,13 +70,8 @@ Measured measure(const std::string& clip, const std::vector<gt::FrameTruth>& tru
       if (stats.scans >= 0 && stats.frames > 0) {
         result.scans_per_frame = static_cast<double>(stats.scans) / static_cast<double>(stats.frames);
       }
-      gt::FaceScorer scorer;
-      for (std::size_t f = 0; f < std::min(frames.size(), truth.size()); ++f) {
-        // facedetect reports no count: its count is its number of faces.
-        const int count = frames[f].count >= 0 ? frames[f].count : static_cast<int>(frames[f].boxes.size());
-        scorer.add(truth[f], frames[f].boxes, count);
-      }
-      result.score = scorer.score();
+      // facedetect reports no count: scoreFaceRun counts its faces.
+      result.score = gt::scoreFaceRun(truth, frames).all;
     }
   }
   result.fps = median(fps);

@@ -24,24 +24,6 @@ namespace {
 
 namespace gt = vigil::groundtruth;
 
-struct Row {
-  gt::FaceScore all;
-  gt::FaceScore face_free;  // frames whose truth holds no face at all
-  double cpu_ms = 0;
-};
-
-Row score(const std::string& clip, const std::vector<gt::FrameTruth>& truth, const std::string& analysis) {
-  gt::FaceRunStats stats;
-  const auto frames = gt::runFaceAnalysis(clip, analysis, &stats);
-  gt::FaceScorer all, face_free;
-  for (std::size_t f = 0; f < std::min(frames.size(), truth.size()); ++f) {
-    const int count = frames[f].count >= 0 ? frames[f].count : static_cast<int>(frames[f].boxes.size());
-    all.add(truth[f], frames[f].boxes, count);
-    if (truth[f].objects.empty()) face_free.add(truth[f], frames[f].boxes, count);
-  }
-  return {all.score(), face_free.score(), stats.cpuMsPerFrame()};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,10 +73,11 @@ int main(int argc, char** argv) {
       runs.emplace_back("facedetect (gst-plugins-bad, Haar)",
                         "videoconvert ! video/x-raw,format=RGB ! facedetect display=false updates=none");
       for (const auto& [label, fragment] : runs) {
-        const Row row = score(base + ".mkv", truth, fragment);
-        const double phantoms = face_free_frames ? double(row.face_free.detections) / face_free_frames : 0.0;
+        gt::FaceRunStats stats;
+        const gt::FaceRunScore row = gt::scoreFaceRun(truth, gt::runFaceAnalysis(base + ".mkv", fragment, &stats));
         std::printf("  %-44s %7.3f %9.3f %11.3f %14.3f %8.1f\n", label.c_str(), row.all.recall(),
-                    row.all.precision(), row.all.meanCountError(), phantoms, row.cpu_ms);
+                    row.all.precision(), row.all.meanCountError(), row.phantomsPerFaceFreeFrame(),
+                    stats.cpuMsPerFrame());
         std::fflush(stdout);
       }
     }

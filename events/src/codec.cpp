@@ -1,5 +1,7 @@
 #include "vigil/events/codec.hpp"
 
+#include "utf8.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -303,33 +305,6 @@ DecodeResult decode(std::string_view topic, const void* data, std::size_t size,
 
 namespace {
 
-// Length of the well-formed UTF-8 sequence starting at `text` (RFC 3629: no
-// overlong forms, no surrogates, nothing beyond U+10FFFF), or 0 if there is none.
-std::size_t utf8SequenceLength(const unsigned char* text, std::size_t size) {
-  const unsigned char lead = text[0];
-  std::size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;
-    if (lead == 0xed) high = 0x9f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;
-    if (lead == 0xf4) high = 0x8f;
-  } else {
-    return 0;
-  }
-  if (size < length || text[1] < low || text[1] > high) return 0;
-  for (std::size_t k = 2; k < length; ++k) {
-    if (text[k] < 0x80 || text[k] > 0xbf) return 0;
-  }
-  return length;
-}
-
 // JSON text must be UTF-8; msgpack strings from the wire need not be. Invalid
 // bytes become U+FFFD so that one bad string never makes a whole line unparsable.
 void appendJsonString(std::string& out, const char* text, std::size_t size) {
@@ -337,8 +312,7 @@ void appendJsonString(std::string& out, const char* text, std::size_t size) {
   for (std::size_t i = 0; i < size; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x80) {
-      const std::size_t length =
-          utf8SequenceLength(reinterpret_cast<const unsigned char*>(text) + i, size - i);
+      const std::size_t length = detail::utf8SequenceLength(std::string_view(text + i, size - i));
       if (length == 0) {
         out += "\\ufffd";
       } else {

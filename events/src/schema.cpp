@@ -1,5 +1,7 @@
 #include "vigil/events/schema.hpp"
 
+#include "utf8.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -7,17 +9,9 @@
 
 namespace vigil::events {
 
-std::string topicFor(std::string_view kind, std::string_view source) {
-  std::string topic;
-  topic.reserve(kTopicRoot.size() + kind.size() + source.size() + 2);
-  topic.append(kTopicRoot).append("/").append(kind).append("/").append(source);
-  return topic;
-}
+namespace detail {
 
-namespace {
-
-// Length of the well-formed UTF-8 sequence at the start of `text`, 0 if none.
-std::size_t utf8Length(std::string_view text) {
+std::size_t utf8SequenceLength(std::string_view text) {
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
   const unsigned char lead = byte(0);
   if (lead < 0x80) return 1;
@@ -44,6 +38,17 @@ std::size_t utf8Length(std::string_view text) {
   return length;
 }
 
+}  // namespace detail
+
+std::string topicFor(std::string_view kind, std::string_view source) {
+  std::string topic;
+  topic.reserve(kTopicRoot.size() + kind.size() + source.size() + 2);
+  topic.append(kTopicRoot).append("/").append(kind).append("/").append(source);
+  return topic;
+}
+
+namespace {
+
 // C0 controls, DEL, and C1 controls (U+0080-U+009F, encoded c2 80 - c2 9f).
 bool isControl(std::string_view sequence) {
   const auto lead = static_cast<unsigned char>(sequence[0]);
@@ -65,7 +70,7 @@ bool isValidSourceId(std::string_view id) {
 
 bool isValidUtf8(std::string_view text) {
   while (!text.empty()) {
-    const std::size_t length = utf8Length(text);
+    const std::size_t length = detail::utf8SequenceLength(text);
     if (length == 0) return false;
     text.remove_prefix(length);
   }
@@ -75,7 +80,7 @@ bool isValidUtf8(std::string_view text) {
 bool isValidZoneName(std::string_view name) {
   if (name.empty() || name.size() > kMaxIdLength) return false;
   while (!name.empty()) {
-    const std::size_t length = utf8Length(name);
+    const std::size_t length = detail::utf8SequenceLength(name);
     if (length == 0 || isControl(name.substr(0, length))) return false;
     name.remove_prefix(length);
   }
@@ -87,7 +92,7 @@ std::string logSafe(std::string_view text, std::size_t max_bytes) {
   out.reserve(std::min(text.size(), max_bytes) + 16);
   std::size_t i = 0;
   while (i < text.size() && out.size() < max_bytes) {
-    const std::size_t length = utf8Length(text.substr(i));
+    const std::size_t length = detail::utf8SequenceLength(text.substr(i));
     if (length == 0 || isControl(text.substr(i, length))) {
       // One escape per byte, so that a C1 control shows both of its bytes.
       const std::size_t bytes = length == 0 ? 1 : length;

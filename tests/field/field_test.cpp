@@ -103,36 +103,24 @@ TEST(FieldFaces, DefaultsHoldTheFloorOnDevPhotographs) {
   clip_options.bitrate_kbps = 2500;
   gt::writeClip(*scene, clip, clip_options, truth_path);
   const auto truth = gt::readTruth(truth_path);
-  struct Scored {
-    gt::FaceScore score;
-    double phantoms = 0;  // detections per face-free frame
-  };
   auto run = [&](const std::string& analysis) {
     const auto results = gt::runFaceAnalysis(clip, analysis);
     EXPECT_EQ(results.size(), truth.size());
-    gt::FaceScorer all, face_free;
-    std::int64_t face_free_frames = 0;
-    for (std::size_t f = 0; f < std::min(truth.size(), results.size()); ++f) {
-      all.add(truth[f], results[f].boxes, results[f].count);
-      if (truth[f].objects.empty()) {
-        face_free.add(truth[f], results[f].boxes, results[f].count);
-        ++face_free_frames;
-      }
-    }
-    EXPECT_GT(face_free_frames, 150);
-    return Scored{all.score(), face_free_frames ? double(face_free.score().detections) / face_free_frames : 0.0};
+    const gt::FaceRunScore scored = gt::scoreFaceRun(truth, results);
+    EXPECT_GT(scored.face_free_frames, 150);
+    return scored;
   };
-  const Scored defaults = run("facecount");
-  const Scored unconfirmed = run("facecount confirm-below=0");
-  const gt::FaceScore& score = defaults.score;
-  const double phantoms = defaults.phantoms;
+  const gt::FaceRunScore defaults = run("facecount");
+  const gt::FaceRunScore unconfirmed = run("facecount confirm-below=0");
+  const gt::FaceScore& score = defaults.all;
+  const double phantoms = defaults.phantomsPerFaceFreeFrame();
   ASSERT_GT(score.truth_faces, 200) << score.summary();
   std::cout << "field dev, facecount defaults: " << score.summary() << " phantoms/face-free frame " << phantoms
-            << "\nwithout confirmation: " << unconfirmed.score.summary() << " phantoms/face-free frame "
-            << unconfirmed.phantoms << '\n';
+            << "\nwithout confirmation: " << unconfirmed.all.summary() << " phantoms/face-free frame "
+            << unconfirmed.phantomsPerFaceFreeFrame() << '\n';
   // The Haar confirmation is what keeps phantom faces off real photographs.
-  EXPECT_LT(phantoms, 0.75 * unconfirmed.phantoms) << score.summary();
-  EXPECT_GT(score.precision(), unconfirmed.score.precision());
+  EXPECT_LT(phantoms, 0.75 * unconfirmed.phantomsPerFaceFreeFrame()) << score.summary();
+  EXPECT_GT(score.precision(), unconfirmed.all.precision());
   EXPECT_GE(score.recall(), kMinFaceRecall) << score.summary();
   EXPECT_GE(score.precision(), kMinFacePrecision) << score.summary();
   EXPECT_LE(phantoms, kMaxPhantomsPerFaceFreeFrame) << score.summary();

@@ -70,4 +70,20 @@ void FaceScorer::add(const FrameTruth& truth, const std::vector<cv::Rect2f>& det
   score_.count_error_sum += static_cast<double>(std::llabs(counted - evaluated));
 }
 
+FaceRunScore scoreFaceRun(const std::vector<FrameTruth>& truth, const std::vector<FaceFrameResult>& results,
+                          double min_iou) {
+  FaceScorer scorer(min_iou);
+  FaceRunScore run;
+  for (std::size_t f = 0; f < std::min(truth.size(), results.size()); ++f) {
+    const int count = results[f].count >= 0 ? results[f].count : static_cast<int>(results[f].boxes.size());
+    scorer.add(truth[f], results[f].boxes, count);
+    if (truth[f].objects.empty()) {
+      ++run.face_free_frames;
+      run.phantoms += static_cast<std::int64_t>(results[f].boxes.size());
+    }
+  }
+  run.all = scorer.score();
+  return run;
+}
+
 }  // namespace vigil::groundtruth

@@ -172,6 +172,8 @@ FieldPhotoLayer::FieldPhotoLayer(cv::Size frame_size, FieldSplit split, FieldFac
   std::vector<std::size_t> face_free, with_faces;
   std::vector<std::vector<cv::Rect>> faces_of;
   std::vector<FaceSprite> sprites;
+  // Backgrounds alone (face_free_share 1, as under codes) cut no sprites.
+  const bool pastes_faces = options_.face_free_share + options_.natural_share < 1.0;
   for (const FieldPhoto& photo : fieldPhotos()) {
     if (photo.split != split) continue;
     double scale = 1.0;
@@ -179,7 +181,9 @@ FieldPhotoLayer::FieldPhotoLayer(cv::Size frame_size, FieldSplit split, FieldFac
     std::vector<cv::Rect> faces;
     for (const cv::Rect& face : photo.faces) faces.push_back(scaled(face, scale));
     (faces.empty() ? face_free : with_faces).push_back(photos_.size() - 1);
-    for (const cv::Rect& face : faces) sprites.push_back(cutFaceSprite(photos_.back(), face));
+    if (pastes_faces) {
+      for (const cv::Rect& face : faces) sprites.push_back(cutFaceSprite(photos_.back(), face));
+    }
     faces_of.push_back(std::move(faces));
   }
   if (face_free.empty() || with_faces.empty()) {

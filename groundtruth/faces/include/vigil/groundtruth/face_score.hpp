@@ -5,6 +5,7 @@
 // detection on one is neither a hit nor a false positive.
 #pragma once
 
+#include "vigil/groundtruth/face_run.hpp"
 #include "vigil/groundtruth/scene.hpp"
 
 #include <opencv2/core.hpp>
@@ -45,6 +46,20 @@ class FaceScorer {
   double min_iou_;
   FaceScore score_;
 };
+
+// One analysis run scored against its clip's truth, frame by frame (an
+// analyser that reports no count, like facedetect, is counted by its boxes),
+// plus its phantom faces: detections on frames whose truth holds no face.
+struct FaceRunScore {
+  FaceScore all;
+  std::int64_t face_free_frames = 0;
+  std::int64_t phantoms = 0;
+  double phantomsPerFaceFreeFrame() const {
+    return face_free_frames ? static_cast<double>(phantoms) / static_cast<double>(face_free_frames) : 0.0;
+  }
+};
+FaceRunScore scoreFaceRun(const std::vector<FrameTruth>& truth, const std::vector<FaceFrameResult>& results,
+                          double min_iou = 0.3);
 
 // True when a truth face counts for recall and count (not small, not cut).
 bool isEvaluatedFace(const TruthObject& object);

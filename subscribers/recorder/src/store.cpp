@@ -202,14 +202,22 @@ EventStore::EventStore(const std::string& path, Open open, std::chrono::millisec
     createSchema();
     prepareWriters();
   }
-  Statement load = db_.prepare(
-      "SELECT topic, run, last_seq, received, missed, gaps, restarts, duplicates, recovered FROM topics");
+  Statement load = db_.prepare(topicsSelect());
   while (load.step()) {
     TopicRecord record{load.columnText(0), load.columnText(1), load.columnInt(2),
                        load.columnInt(3),  load.columnInt(4),  load.columnInt(5),
                        load.columnInt(6),  load.columnInt(7),  load.columnInt(8)};
     topics_[record.topic] = record;
   }
+}
+
+std::string EventStore::topicsSelect() {
+  // A version 1 database read without migrating it (queries open it as it
+  // is) has no `recovered`: nothing was recovered then.
+  const bool has_recovered =
+      db_.scalarInt("SELECT count(*) FROM pragma_table_info('topics') WHERE name = 'recovered'") > 0;
+  return std::string("SELECT topic, run, last_seq, received, missed, gaps, restarts, duplicates, ") +
+         (has_recovered ? "recovered" : "0") + " FROM topics";
 }
 
 void EventStore::createSchema() {
@@ -477,9 +485,7 @@ std::vector<GapRecord> EventStore::gaps(const EventFilter& filter) {
 }
 
 std::vector<TopicRecord> EventStore::topics() {
-  Statement statement = db_.prepare(
-      "SELECT topic, run, last_seq, received, missed, gaps, restarts, duplicates, recovered "
-      "FROM topics ORDER BY topic");
+  Statement statement = db_.prepare(topicsSelect() + " ORDER BY topic");
   std::vector<TopicRecord> rows;
   while (statement.step()) {
     rows.push_back({statement.columnText(0), statement.columnText(1), statement.columnInt(2),

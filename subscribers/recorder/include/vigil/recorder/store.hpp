@@ -122,6 +122,7 @@ class EventStore {
 
  private:
   void createSchema();
+  std::string topicsSelect();
   void prepareWriters();
 
   Database db_;

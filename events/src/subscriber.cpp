@@ -46,6 +46,9 @@ struct Subscriber::State {
   std::deque<Received> ready;          // admitted, in order, not yet handed out
   std::optional<zmq::socket_t> dealer;  // snapshot and replay requests
   bool catch_up_due = false;           // the bus (re)connected: ask what we missed
+  // ...and again once the first message shows the subscription in place: an
+  // event published between the first catch-up and then reached neither.
+  bool catch_up_on_message = false;
   std::chrono::steady_clock::time_point catch_up_at{};
 
   void startMonitor() {
@@ -77,6 +80,7 @@ struct Subscriber::State {
       dropped.erase(endpoint);
       if (event == ZMQ_EVENT_CONNECTED && options.catch_up) {
         catch_up_due = true;
+        catch_up_on_message = true;
         catch_up_at = std::chrono::steady_clock::now();
       }
     }
@@ -299,7 +303,11 @@ struct Subscriber::State {
       deliver(topic, std::move(event), from_snapshot, false);  // the common case: no question asked
       return;
     }
-    if (!options.snapshot_endpoint.empty() && header.seq >= 1) {
+    if (!options.snapshot_endpoint.empty() && header.seq == 0) {
+      untrusted(topic, event, "seq 0 is never published (seqs start at 1)");
+      return;
+    }
+    if (!options.snapshot_endpoint.empty()) {
       Replay replay = fetch(event.topic, header.run, from, header.seq);
       if (replay.answered) {
         if (replay.unknown_run) {
@@ -460,6 +468,11 @@ std::optional<Received> Subscriber::next(std::chrono::milliseconds timeout) {
       continue;
     }
     s.admitParts(topic, body, false);
+    if (s.catch_up_on_message) {
+      s.catch_up_on_message = false;
+      s.catch_up_due = true;
+      s.catch_up_at = std::chrono::steady_clock::now();
+    }
     if (s.ready.empty() && std::chrono::steady_clock::now() >= deadline) return std::nullopt;
   }
 }

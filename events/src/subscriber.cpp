@@ -153,14 +153,19 @@ struct Subscriber::State {
   }
 
   // One request on the snapshot socket; nullopt when no reply came in time.
+  // A request that timed out is made once more on a new socket: the old one
+  // may still get the late reply, which would then answer the wrong question.
   std::optional<std::vector<zmq::message_t>> request(const std::vector<std::string>& frames) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (auto reply = requestOnce(frames)) return reply;
+      dealer.reset();
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::vector<zmq::message_t>> requestOnce(const std::vector<std::string>& frames) {
     zmq::socket_t& requests = requestSocket();
     try {
-      // A reply that came after its request timed out belongs to nobody now.
-      for (std::vector<zmq::message_t> stale;
-           zmq::recv_multipart(requests, std::back_inserter(stale), zmq::recv_flags::dontwait);) {
-        stale.clear();
-      }
       std::vector<zmq::const_buffer> parts;
       for (const auto& frame : frames) parts.push_back(zmq::buffer(frame));
       if (!zmq::send_multipart(requests, parts, zmq::send_flags::dontwait)) return std::nullopt;

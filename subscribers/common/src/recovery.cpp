@@ -34,7 +34,7 @@ void RecoveryLog::note(const events::Received& received) {
     spdlog::info("{}: publisher restarted, new run {}", event.topic, event.header.run);
   }
   if (received.missed_before > 0) {
-    spdlog::warn("{}: {} events lost before seq {} (no longer in the publisher's history)", event.topic,
+    spdlog::warn("{}: {} events lost before seq {} (the publisher did not replay them)", event.topic,
                  received.missed_before, event.header.seq);
   }
   if (!received.replayed) endStretch(event.topic);

@@ -203,10 +203,10 @@ class Ingest {
     }
     const auto& stats = subscriber_.stats();
     spdlog::info("stopped: {} events received ({} recovered by replay), {} written, {} lost ({} "
-                 "gaps, {} publisher restarts), {} refused as untrusted, {} malformed, {} too "
-                 "large, {} bad framing, {} beyond the topic limit",
+                 "gaps, {} publisher restarts), {} refused as untrusted, {} replay requests "
+                 "unanswered, {} malformed, {} too large, {} bad framing, {} beyond the topic limit",
                  stats.received, stats.recovered, written_, stats.missed, stats.gaps, stats.restarts,
-                 stats.untrusted, stats.malformed, stats.too_large, stats.bad_framing,
+                 stats.untrusted, stats.replay_unanswered, stats.malformed, stats.too_large, stats.bad_framing,
                  stats.topic_overflow);
     if (!pending_.empty()) {
       spdlog::error("{} events could not be written before shutdown", pending_.size());

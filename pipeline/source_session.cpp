@@ -384,7 +384,7 @@ void SourceSession::buildAnalytics() {
   publish_ = makeElement("eventpublish", "publish");
   g_object_set(publish_.get(), "endpoint", bus_.endpoint.c_str(), "snapshot-endpoint", bus_.snapshot_endpoint.c_str(),
                "source-id", source_.id.c_str(), "heartbeat-interval", static_cast<guint>(bus_.heartbeat.count()),
-               nullptr);
+               "history", static_cast<guint>(bus_.history.count()), nullptr);
   gst_bin_add(bin, GST_ELEMENT(gst_object_ref(publish_.get())));
   gst_element_link(previous, publish_.get());
 

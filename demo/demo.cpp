@@ -267,7 +267,10 @@ int runDemo(const DemoOptions& options, const char* argv0) {
   fs::remove(alerts, ignored);
   const fs::path recorder_bin = siblingBinary(argv0, "vigil-recorder");
   const fs::path notifier_bin = siblingBinary(argv0, "vigil-notifier");
-  Child recorder("vigil-recorder", {recorder_bin.string(), "--connect", bus, "--db", db.string()},
+  // Both subscribers start before the pipeline and catch up from its history
+  // (the snapshot socket), so the first events of the run are stored too.
+  Child recorder("vigil-recorder",
+                 {recorder_bin.string(), "--connect", bus, "--snapshot", snapshot, "--db", db.string()},
                  workdir / "recorder.log");
   Child notifier("vigil-notifier",
                  {notifier_bin.string(), "--connect", bus, "--snapshot", snapshot, "--rules", rules.string()},

@@ -19,9 +19,9 @@ readonly PACKAGES=(
   # vision and codes
   libopencv-dev opencv-data libzxing-dev libzbar-dev libzint-dev
   fonts-dejavu-core
-  # bus, config, CLI, logs, storage, HTTP, JSON
+  # bus, config, CLI, logs, storage, HTTP, JSON, linear-time regex (notifier rules)
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
-  libsqlite3-dev sqlite3 libcpp-httplib-dev nlohmann-json3-dev
+  libsqlite3-dev sqlite3 libcpp-httplib-dev nlohmann-json3-dev libre2-dev
   # tests and benches
   libgtest-dev libgmock-dev python3 python3-zmq python3-msgpack
 )

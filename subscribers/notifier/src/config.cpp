@@ -4,6 +4,7 @@
 #include "vigil/events/schema.hpp"
 #include "vigil/subscribers/parse.hpp"
 
+#include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -334,9 +335,9 @@ Rule readRule(const Reader& reader, const YAML::Node& node, const std::string& p
       if (!node["pattern"]) reader.fail(node, path + ".pattern", "missing (a regular expression)");
       rule.pattern_text = reader.string(node["pattern"], path + ".pattern");
       try {
-        rule.pattern.emplace(rule.pattern_text, std::regex::ECMAScript);
-      } catch (const std::regex_error& error) {
-        reader.fail(node["pattern"], path + ".pattern", std::string("invalid regex: ") + error.what());
+        rule.pattern = compilePattern(rule.pattern_text);
+      } catch (const ConfigError& error) {
+        reader.fail(node["pattern"], path + ".pattern", error.what());
       }
       if (node["format"]) rule.format = reader.string(node["format"], path + ".format");
       if (!node["clear_hold"]) rule.clear_hold = Duration(10000);  // clear once unseen this long
@@ -471,6 +472,16 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
   if (config.rules.empty()) reader.fail(root, "rules", "no rules and no subscriptions: nothing to do");
   return config;
 }
+
+std::shared_ptr<const re2::RE2> compilePattern(const std::string& text) {
+  re2::RE2::Options options;
+  options.set_log_errors(false);  // the error goes into ConfigError, with the file and line
+  auto pattern = std::make_shared<const re2::RE2>(text, options);
+  if (!pattern->ok()) throw ConfigError("invalid regex (RE2 syntax): " + pattern->error());
+  return pattern;
+}
+
+bool searchPattern(const re2::RE2& pattern, const std::string& text) { return re2::RE2::PartialMatch(text, pattern); }
 
 NotifierConfig loadConfig(const std::string& path) {
   std::ifstream in(path);

@@ -309,14 +309,7 @@ void Engine::onEvent(const events::Event& event, bool from_snapshot) {
         for (const auto& read : subscribers::codeReads(event)) {
           if (read.state == events::key::codes::kStateLeft) continue;
           if (!rule.format.empty() && read.format != rule.format) continue;
-          if (read.text.size() > kMaxMatchedTextBytes) {
-            // std::regex recurses per character: a long enough text (anyone
-            // on the bus can send one) overflows the stack. No real code is
-            // this long, so it is counted and never matched.
-            ++s.stats.texts_too_long;
-            continue;
-          }
-          if (!std::regex_search(read.text, *rule.pattern)) continue;
+          if (!searchPattern(*rule.pattern, read.text)) continue;
           Instance& inst = s.instance(*rule_state, header.source, "");
           inst.last_match = std::max(inst.last_match, t);
           inst.now = std::max(inst.now, t);

@@ -375,12 +375,7 @@ int main(int argc, char** argv) {
           spdlog::info("watching topic {} (run {})", received->event.topic, received->event.header.run);
         }
         recovery.note(*received);
-        const auto too_long = engine.stats().texts_too_long;
         engine.onEvent(received->event);
-        if (engine.stats().texts_too_long > too_long && too_long == 0) {
-          spdlog::warn("{}: a code text of more than {} bytes was not matched against the rules "
-                       "(counted; reported once)", received->event.topic, nt::kMaxMatchedTextBytes);
-        }
         save();
       }
       if (std::chrono::steady_clock::now() >= next_tick) {
@@ -402,11 +397,10 @@ int main(int argc, char** argv) {
     save();
     dispatcher.stop(kDrainTimeout);
     const auto& stats = subscriber.stats();
-    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns, {} code texts "
-                 "too long to match; bus: {} lost ({} gaps), {} recovered by replay, {} refused as "
+    spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns; bus: {} lost ({} gaps), {} recovered by replay, {} refused as "
                  "untrusted, {} malformed, {} too large, {} bad framing, {} beyond the topic limit",
                  stats.received, engine.stats().alerts, engine.stats().clears,
-                 engine.stats().suppressed_by_cooldown, engine.stats().texts_too_long, stats.missed,
+                 engine.stats().suppressed_by_cooldown, stats.missed,
                  stats.gaps, stats.recovered, stats.untrusted, stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
     for (const auto& [name, sink] : dispatcher.stats()) {
       spdlog::info("sink '{}': {} delivered, {} failed, {} dropped", name, sink.delivered, sink.failed, sink.dropped);

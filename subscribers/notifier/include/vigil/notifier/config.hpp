@@ -6,11 +6,15 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace vigil::notifier {
 
@@ -62,8 +66,10 @@ struct Rule {
   Duration hold{0};                        // the alert condition must last this long
   Duration clear_hold{0};                  // the clear condition must last this long
   Duration cooldown{0};                    // at least this long between two alerts of one instance
-  std::string pattern_text;                // code rules: ECMAScript regex, searched in the text
-  std::optional<std::regex> pattern;
+  std::string pattern_text;                // code rules: RE2 regex, searched in the text
+  // RE2 matches in time linear in the text and without recursion, so no
+  // text anyone sends on the bus can stall or overflow the notifier.
+  std::shared_ptr<const re2::RE2> pattern;
   std::string format;                      // code rules: only this symbology (empty: any)
   std::vector<std::string> sinks;          // sink names; empty: every sink
   std::vector<std::int64_t> chat_ids;      // telegram targets instead of the sink's (subscriptions)
@@ -80,6 +86,10 @@ struct NotifierConfig {
 };
 
 NotifierConfig loadConfig(const std::string& path);
+// A code rule's pattern, compiled; throws ConfigError with RE2's message.
+std::shared_ptr<const re2::RE2> compilePattern(const std::string& text);
+// Whether `text` contains a match of `pattern`.
+bool searchPattern(const re2::RE2& pattern, const std::string& text);
 NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name_for_errors);
 
 std::string_view toString(RuleType type);

@@ -23,15 +23,7 @@ struct EngineStats {
   std::uint64_t alerts = 0;
   std::uint64_t clears = 0;
   std::uint64_t suppressed_by_cooldown = 0;  // conditions that held but fell in a cooldown
-  std::uint64_t texts_too_long = 0;          // code texts not matched: beyond kMaxMatchedTextBytes
 };
-
-// Code rules match texts up to this length; longer ones are skipped and
-// counted. libstdc++'s std::regex recurses per character: `.*X` overflows an
-// 8 MiB stack at 30 000 characters, `((A|B)|(C|D))+$` already below 7 168,
-// both run fine at 4 096. Real codes are shorter (a QR code in byte mode holds
-// at most 2 953 bytes; GS1 strings are under 100).
-inline constexpr std::size_t kMaxMatchedTextBytes = 4096;
 
 struct ActiveAlert {
   std::string alert_id, rule, source, zone;

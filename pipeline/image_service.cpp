@@ -331,7 +331,8 @@ std::string ImageService::submitBatch(std::vector<NamedImage> images, const std:
     impl_->batches[batch->id] = batch;
   }
   try {
-    impl_->admit(work.size(), std::move(work));
+    const std::size_t count = work.size();  // before `work` is moved into the call
+    impl_->admit(count, std::move(work));
   } catch (const QueueFull&) {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->batches.erase(batch->id);

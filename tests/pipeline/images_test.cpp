@@ -21,6 +21,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -564,6 +566,46 @@ TEST(ImageHttpApi, TokenAndAllowList) {
     ASSERT_GT(api.port(), 0);
     EXPECT_EQ(api.client().Get("/health")->status, 200);
   }
+}
+
+TEST(ImageHttpApi, FinishedBatchIsPostedToTheWebhookWithRetries) {
+  // The receiver: refuses the first delivery, takes the second.
+  httplib::Server receiver;
+  std::mutex mutex;
+  std::condition_variable delivered;
+  std::vector<json> bodies;
+  int attempts = 0;
+  receiver.Post("/hook", [&](const httplib::Request& request, httplib::Response& response) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (++attempts == 1) {
+      response.status = 503;
+      return;
+    }
+    bodies.push_back(json::parse(request.body, nullptr, false));
+    delivered.notify_all();
+  });
+  const int port = receiver.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { receiver.listen_after_bind(); });
+
+  {
+    ImageApi api("http: {address: 127.0.0.1, port: 0}\nimages: {workers: 1, webhook: {url: 'http://127.0.0.1:" +
+                 std::to_string(port) + "/hook', retries: 2}}\n");
+    ASSERT_GT(api.port(), 0);
+    const std::string jpeg = encoded(gt::checkoutStill(cv::Size(640, 360), 6), ".jpg");
+    const auto accepted = api.client().Post("/v1/batches", httplib::MultipartFormDataItems{{"a", jpeg, "a.jpg", "image/jpeg"}});
+    ASSERT_TRUE(accepted);
+    ASSERT_EQ(accepted->status, 202) << accepted->body;
+    const std::string id = bodyOf(accepted)["id"];
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(delivered.wait_for(lock, std::chrono::seconds(60), [&] { return !bodies.empty(); }))
+        << "no delivery after " << attempts << " attempt(s)";
+    EXPECT_EQ(attempts, 2) << "one refused, one retried";
+    EXPECT_EQ(bodies.front()["id"], id);
+    EXPECT_EQ(bodies.front()["state"], "done");
+    EXPECT_EQ(bodies.front()["results"].size(), 1u);
+  }
+  receiver.stop();
+  serving.join();
 }
 
 TEST(ImagesConfig, EnvironmentOverridesTheFileAndBadValuesNameTheVariable) {

@@ -64,13 +64,6 @@ void answerError(httplib::Response& response, int status, const std::string& tex
   response.set_content(nlohmann::json{{"error", text}}.dump(), "application/json");
 }
 
-// Content-Length as sent (0 when absent or not a number).
-std::uint64_t declaredLength(const httplib::Request& request) {
-  const std::string text = request.get_header_value("Content-Length");
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19) return 0;
-  return std::stoull(text);
-}
-
 // One `http.allow` entry: an address, or a range ADDRESS/BITS; IPv4 is
 // compared in its IPv6-mapped form so "::ffff:10.0.0.1" matches 10.0.0.0/8.
 struct AllowedRange {
@@ -370,6 +363,12 @@ struct HttpServer::Impl {
                });
     server.Post(R"(/sources/([A-Za-z0-9._-]+)/snapshot)",
                 [this](const httplib::Request& request, httplib::Response& response) {
+                  // With the image API the server reads larger bodies; this
+                  // route still takes none.
+                  if (request.body.size() > kMaxBodyBytes) {
+                    return answerError(response, 413,
+                                       "a body of at most " + std::to_string(kMaxBodyBytes) + " bytes here");
+                  }
                   const std::string id = request.matches[1];
                   const SnapshotTarget* target = targetFor(id, response);
                   if (!target) return;
@@ -415,8 +414,7 @@ HttpServer::HttpServer(HttpConfig config, std::set<std::string> sources,
   impl_->server.set_read_timeout(kReadTimeoutSeconds, 0);
   impl_->server.set_write_timeout(kWriteTimeoutSeconds, 0);
   impl_->server.set_keep_alive_timeout(kReadTimeoutSeconds);
-  // Images need room; the snapshot routes keep their 4 KiB (checked from
-  // Content-Length before the body is read, in the pre-routing handler).
+  // Images need room; the snapshot route keeps its 4 KiB (checked in its handler).
   impl_->server.set_payload_max_length(images ? images->config().max_body_bytes : kMaxBodyBytes);
   // DNS rebinding: a web page whose name resolves to this host sends its own
   // name as Host; only loopback names and the configured address are served.
@@ -432,10 +430,6 @@ HttpServer::HttpServer(HttpConfig config, std::set<std::string> sources,
       answerError(response, 415,
                   "send the image as its own type (Content-Type: image/jpeg, image/png or image/webp) or as "
                   "multipart/form-data, not form-encoded");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (request.path.rfind("/v1/", 0) != 0 && declaredLength(request) > kMaxBodyBytes) {
-      answerError(response, 413, "a body of at most " + std::to_string(kMaxBodyBytes) + " bytes here");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!request.has_header("Host")) return impl_->authorize(request, response);
@@ -480,6 +474,13 @@ void HttpServer::start() {
                  "or an authenticating proxy stands in front", address);
   }
   impl_->thread = std::thread([server = &impl_->server] { server->listen_after_bind(); });
+  // stop() does nothing to a server that is not listening yet, which would
+  // then listen for ever: return only once it listens (a stop asked right
+  // after start, e.g. a runner with nothing to run, must still end it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!impl_->server.is_running() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void HttpServer::stop() {

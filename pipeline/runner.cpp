@@ -109,8 +109,18 @@ struct Runner::State {
     if (stopping) return;
     stopping = true;
     for (auto& session : sessions) session->stop();
-    // Only the image API: no session will report that it finished.
-    if (sessions.empty()) g_main_loop_quit(loop.get());
+    // Only the image API: no session will report that it finished. Quit
+    // from an idle on the loop's context, not here: a stop requested before
+    // g_main_loop_run() starts would otherwise be lost (run() clears it).
+    if (sessions.empty()) {
+      g_idle_add_full(
+          G_PRIORITY_DEFAULT,
+          [](gpointer data) -> gboolean {
+            g_main_loop_quit(static_cast<GMainLoop*>(data));
+            return G_SOURCE_REMOVE;
+          },
+          g_main_loop_ref(loop.get()), reinterpret_cast<GDestroyNotify>(g_main_loop_unref));
+    }
   }
 };
 

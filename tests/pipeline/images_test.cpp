@@ -608,6 +608,15 @@ TEST(ImageHttpApi, FinishedBatchIsPostedToTheWebhookWithRetries) {
   serving.join();
 }
 
+TEST(ImageHttpApi, AStopAskedBeforeTheLoopRunsIsNotLost) {
+  // With no source, nothing finishes by itself: the stop alone ends run().
+  vigil::pipeline::Runner runner(vigil::pipeline::parseConfig(kImagesOnly, "images.yaml"));
+  runner.requestStop();
+  auto finished = std::async(std::launch::async, [&] { return runner.run(); });
+  ASSERT_EQ(finished.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "run() never returned";
+  EXPECT_EQ(finished.get(), 0);
+}
+
 TEST(ImagesConfig, EnvironmentOverridesTheFileAndBadValuesNameTheVariable) {
   const std::string yaml = "http: {port: 0}\nimages: {workers: 2, queue: 10}\n";
   setenv("VIGIL_IMAGES_WORKERS", "3", 1);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -393,6 +394,139 @@ SourceConfig parseSource(const Reader& reader, const YAML::Node& node, const std
   return source;
 }
 
+// `images:` (the still-image API). Analytics as in a source; every other key
+// is a setting the environment may override (applyImagesEnvironment).
+ImagesConfig parseImages(const Reader& reader, const YAML::Node& node, AnalyticValidator validate) {
+  ImagesConfig images;
+  images.enabled = true;
+  images.line = lineOf(node);
+  if (node.IsNull()) return images;
+  reader.onlyKeys(node, "images",
+                  {"analytics", "anonymize", "format", "max_pixels", "max_body_mb", "workers", "queue", "max_batch",
+                   "result_ttl", "webhook"});
+  if (node["analytics"]) {
+    const YAML::Node analytics = node["analytics"];
+    if (!analytics.IsSequence() || analytics.size() == 0) reader.fail(analytics, "images.analytics", "expected a non-empty list");
+    for (std::size_t i = 0; i < analytics.size(); ++i) {
+      AnalyticConfig analytic = parseAnalytic(reader, analytics[i], Reader::index("images.analytics", i), validate);
+      for (const auto& other : images.analytics) {
+        if (other.name == analytic.name) {
+          reader.fail(analytics[i], Reader::index("images.analytics", i), "analytic '" + analytic.name + "' is listed twice");
+        }
+      }
+      images.analytics.push_back(std::move(analytic));
+    }
+  }
+  if (node["anonymize"]) {
+    const YAML::Node anonymize = node["anonymize"];
+    reader.onlyKeys(anonymize, "images.anonymize", {"mode", "image", "fill_color", "faces"});
+    const std::pair<const char*, const char*> properties[] = {
+        {"mode", "mode"}, {"image", "image-location"}, {"fill_color", "fill-color"}};
+    for (const auto& [key, property] : properties) {
+      if (!anonymize[key]) continue;
+      const std::string path = std::string("images.anonymize.") + key;
+      const std::string value = reader.string(anonymize[key], path);
+      if (validate) {
+        const std::string problem = validate(analytics::kPlates.element, property, value);
+        if (!problem.empty()) reader.fail(anonymize[key], path, problem);
+      }
+      images.redaction.emplace_back(property, value);
+    }
+    if (anonymize["faces"] && reader.boolean(anonymize["faces"], "images.anonymize.faces")) {
+      images.redaction.emplace_back("redact-roi-types", analytics::kFaces.roi_type);
+    }
+  }
+  if (node["format"]) {
+    images.format = reader.string(node["format"], "images.format");
+    if (images.format != "jpeg" && images.format != "webp" && images.format != "png") {
+      reader.fail(node["format"], "images.format", "expected jpeg, webp or png");
+    }
+  }
+  if (node["max_pixels"]) images.max_pixels = reader.integer(node["max_pixels"], "images.max_pixels", 1, 400'000'000);
+  if (node["max_body_mb"]) {
+    images.max_body_bytes = static_cast<std::size_t>(reader.integer(node["max_body_mb"], "images.max_body_mb", 1, 1024)) << 20;
+  }
+  if (node["workers"]) images.workers = reader.integer(node["workers"], "images.workers", 1, 64);
+  if (node["queue"]) images.queue = reader.integer(node["queue"], "images.queue", 1, 10000);
+  if (node["max_batch"]) images.max_batch = reader.integer(node["max_batch"], "images.max_batch", 1, kMaxImagesPerBatch);
+  if (node["result_ttl"]) {
+    images.result_ttl = reader.duration(node["result_ttl"], "images.result_ttl", std::chrono::seconds(1), std::chrono::hours(24 * 7));
+  }
+  if (node["webhook"]) {
+    const YAML::Node webhook = node["webhook"];
+    reader.onlyKeys(webhook, "images.webhook", {"url", "retries"});
+    if (!webhook["url"]) reader.fail(webhook, "images.webhook", "missing 'url'");
+    images.webhook_url = reader.string(webhook["url"], "images.webhook.url");
+    if (images.webhook_url.rfind("http://", 0) != 0 && images.webhook_url.rfind("https://", 0) != 0) {
+      reader.fail(webhook["url"], "images.webhook.url", "expected an http:// or https:// URL");
+    }
+    if (webhook["retries"]) images.webhook_retries = reader.integer(webhook["retries"], "images.webhook.retries", 0, 10);
+  }
+  return images;
+}
+
+// VIGIL_IMAGES_* and VIGIL_HTTP_ALLOW over the file: deployments set these
+// per host without editing the config. A bad value names its variable.
+void applyEnvironment(Config& config) {
+  auto value = [](const char* name) -> std::optional<std::string> {
+    const char* text = std::getenv(name);
+    if (!text || !*text) return std::nullopt;
+    return std::string(text);
+  };
+  auto integer = [&](const char* name, std::int64_t min, std::int64_t max) -> std::optional<std::int64_t> {
+    const auto text = value(name);
+    if (!text) return std::nullopt;
+    std::size_t used = 0;
+    std::int64_t number = 0;
+    try {
+      number = std::stoll(*text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != text->size()) throw ConfigError(std::string(name) + ": '" + *text + "' is not an integer");
+    if (number < min || number > max) {
+      throw ConfigError(std::string(name) + ": must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return number;
+  };
+  if (const auto allow = value("VIGIL_HTTP_ALLOW")) {
+    config.http.allow.clear();
+    std::stringstream stream(*allow);
+    std::string item;
+    while (std::getline(stream, item, ',')) {
+      item.erase(0, item.find_first_not_of(" \t"));
+      item.erase(item.find_last_not_of(" \t") + 1);
+      if (!item.empty()) config.http.allow.push_back(item);
+    }
+  }
+  ImagesConfig& images = config.images;
+  if (const auto n = integer("VIGIL_IMAGES_MAX_PIXELS", 1, 400'000'000)) images.max_pixels = *n;
+  if (const auto n = integer("VIGIL_IMAGES_MAX_BODY_MB", 1, 1024)) images.max_body_bytes = static_cast<std::size_t>(*n) << 20;
+  if (const auto n = integer("VIGIL_IMAGES_WORKERS", 1, 64)) images.workers = static_cast<int>(*n);
+  if (const auto n = integer("VIGIL_IMAGES_QUEUE", 1, 10000)) images.queue = static_cast<int>(*n);
+  if (const auto n = integer("VIGIL_IMAGES_MAX_BATCH", 1, kMaxImagesPerBatch)) images.max_batch = static_cast<int>(*n);
+  if (const auto n = integer("VIGIL_IMAGES_WEBHOOK_RETRIES", 0, 10)) images.webhook_retries = static_cast<int>(*n);
+  if (const auto text = value("VIGIL_IMAGES_FORMAT")) {
+    if (*text != "jpeg" && *text != "webp" && *text != "png") {
+      throw ConfigError("VIGIL_IMAGES_FORMAT: expected jpeg, webp or png, not '" + *text + "'");
+    }
+    images.format = *text;
+  }
+  if (const auto text = value("VIGIL_IMAGES_RESULT_TTL")) {
+    const auto ttl = parseDuration(*text);
+    if (!ttl || *ttl < std::chrono::seconds(1) || *ttl > std::chrono::hours(24 * 7)) {
+      throw ConfigError("VIGIL_IMAGES_RESULT_TTL: '" + *text + "' is not a duration between 1s and 168h");
+    }
+    images.result_ttl = *ttl;
+  }
+  if (const auto text = value("VIGIL_IMAGES_WEBHOOK")) {
+    if (text->rfind("http://", 0) != 0 && text->rfind("https://", 0) != 0) {
+      throw ConfigError("VIGIL_IMAGES_WEBHOOK: expected an http:// or https:// URL");
+    }
+    images.webhook_url = *text;
+  }
+}
+
 }  // namespace
 
 std::optional<std::chrono::milliseconds> parseDuration(const std::string& text) {
@@ -500,7 +634,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   config.path = name;
   if (!root.IsMap()) reader.fail(root, "", "expected a mapping with 'bus' and 'sources'");
   reader.noDuplicateKeys(root, "");
-  reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http"});
+  reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http", "images"});
   if (root["bus"]) {
     const YAML::Node bus = root["bus"];
     reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat", "history"});
@@ -527,7 +661,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   }
   if (root["http"]) {
     const YAML::Node http = root["http"];
-    reader.onlyKeys(http, "http", {"address", "port", "token_file", "admin_token_file"});
+    reader.onlyKeys(http, "http", {"address", "port", "token_file", "admin_token_file", "allow"});
     config.http.enabled = true;
     if (http["address"]) config.http.address = reader.string(http["address"], "http.address");
     if (http["port"]) config.http.port = reader.integer(http["port"], "http.port", 0, 65535);
@@ -544,10 +678,30 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
     };
     if (http["token_file"]) config.http.read_token = token("token_file");
     if (http["admin_token_file"]) config.http.admin_token = token("admin_token_file");
+    if (http["allow"]) {
+      const YAML::Node allow = http["allow"];
+      if (!allow.IsSequence()) reader.fail(allow, "http.allow", "expected a list of addresses or CIDR ranges");
+      for (std::size_t i = 0; i < allow.size(); ++i) {
+        config.http.allow.push_back(reader.string(allow[i], Reader::index("http.allow", i)));
+      }
+    }
   }
-  if (!root["sources"]) reader.fail(root, "sources", "missing: at least one source is needed");
+  if (root["images"]) {
+    config.images = parseImages(reader, root["images"], validate);
+    if (!config.http.enabled) {
+      reader.fail(root["images"], "images", "the image API is served over HTTP: add e.g. `http: {address: 127.0.0.1, port: 8080}`");
+    }
+  }
+  // A config may serve only the image API: no camera at all.
+  if (!root["sources"] && config.images.enabled) {
+    applyEnvironment(config);
+    return config;
+  }
+  if (!root["sources"]) reader.fail(root, "sources", "missing: at least one source is needed (or an `images:` API)");
   const YAML::Node sources = root["sources"];
-  if (!sources.IsSequence() || sources.size() == 0) reader.fail(sources, "sources", "expected a non-empty list");
+  if (!sources.IsSequence() || (sources.size() == 0 && !config.images.enabled)) {
+    reader.fail(sources, "sources", "expected a non-empty list");
+  }
   std::set<std::string> ids;
   for (std::size_t i = 0; i < sources.size(); ++i) {
     SourceConfig source = parseSource(reader, sources[i], Reader::index("sources", i), validate);
@@ -573,6 +727,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
       }
     }
   }
+  applyEnvironment(config);
   return config;
 }
 

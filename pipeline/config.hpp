@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -86,6 +87,33 @@ struct HttpConfig {
   // the read or admin token, POST (saving a snapshot) the admin token.
   std::string read_token;
   std::string admin_token;
+  // Addresses allowed to connect (`allow: [127.0.0.1, 10.0.0.0/8, ::1]`, or
+  // VIGIL_HTTP_ALLOW="a,b"); empty: any. Others get 403.
+  std::vector<std::string> allow;
+};
+
+// A batch holds at most this many images (`images.max_batch` may lower it).
+inline constexpr int kMaxImagesPerBatch = 50;
+
+// The still-image API on the HTTP server (`images:`; see image_service.hpp).
+// Every key has a VIGIL_IMAGES_* environment override (docs/IMAGES.md).
+struct ImagesConfig {
+  bool enabled = false;
+  // Analytics run on every image, with options as in a source's `analytics`.
+  std::vector<AnalyticConfig> analytics;
+  // The redacting element's properties for /v1/anonymize and batches
+  // (mode, image-location, fill-color, redact-roi-types).
+  std::vector<std::pair<std::string, std::string>> redaction;
+  std::string format = "jpeg";                  // redacted images: jpeg, webp, png
+  std::int64_t max_pixels = 40'000'000;         // refused from the header, before decoding
+  std::size_t max_body_bytes = 64u << 20;       // one request (an image, or a whole batch)
+  int workers = 2;                              // images analysed at once
+  int queue = 100;                              // images waiting or in work; beyond: 429
+  int max_batch = 50;                           // images per batch (at most 50)
+  std::chrono::milliseconds result_ttl{std::chrono::minutes(10)};  // after a batch finishes
+  std::string webhook_url;                      // POSTed each finished batch's results
+  int webhook_retries = 3;
+  int line = 0;
 };
 
 struct Config {
@@ -93,7 +121,8 @@ struct Config {
   BusConfig bus;
   RtspServeConfig rtsp_server;  // where `outputs: rtsp` are re-served
   HttpConfig http;
-  std::vector<SourceConfig> sources;
+  ImagesConfig images;
+  std::vector<SourceConfig> sources;  // may be empty when `images` is configured
 };
 
 // Parses and validates. `validateAnalytic` is called for every analytic option

@@ -15,6 +15,20 @@
 // (HttpConfig::read_token / admin_token) GET needs either (401), POST the
 // admin one (403); without, a non-loopback address is warned about at start.
 //
+// With `images:` configured, the still-image API is served here too (see
+// image_service.hpp and docs/IMAGES.md):
+//
+//   GET  /                           an HTML upload form
+//   GET  /health                     {"status": "ok", ...}; no token needed
+//   POST /v1/analyze                 image (raw body or multipart) -> JSON
+//   POST /v1/anonymize               image -> the redacted image
+//   POST /v1/batches                 up to 50 images (multipart) -> 202 + id
+//   GET  /v1/batches/ID              status, progress, results (until the TTL)
+//   GET  /v1/batches/ID/images/N     a batch's redacted image N
+//
+// The image API takes the read or the admin token. `http.allow` limits every
+// route to the listed addresses and ranges (403 for others).
+//
 // Errors answer JSON {"error": TEXT}: 404 for an unknown source or one without
 // a `snapshot` output, 503 while it has no frame yet (starting, reconnecting
 // before the first frame, or stopped), 500 when encoding or writing fails.
@@ -35,6 +49,8 @@
 
 namespace vigil::pipeline {
 
+class ImageService;
+
 // Saved snapshots (POST) per source: at most one per this interval.
 inline constexpr std::chrono::milliseconds kMinSnapshotInterval{1000};
 
@@ -49,7 +65,9 @@ class HttpServer {
  public:
   // `sources`: every configured source id (to tell "unknown" from "no
   // snapshot output"); `targets`: those with a snapshot output.
-  HttpServer(HttpConfig config, std::set<std::string> sources, std::map<std::string, SnapshotTarget> targets);
+  // `images`: the still-image API, or null; it must outlive the server.
+  HttpServer(HttpConfig config, std::set<std::string> sources, std::map<std::string, SnapshotTarget> targets,
+             ImageService* images = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

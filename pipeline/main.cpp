@@ -1,8 +1,10 @@
 // The `vigil` command: run pipelines from a config, check a config, serve a
 // file over RTSP, and the self-contained demo (the vigil-demo executable).
 #include "config.hpp"
+#include "image_input.hpp"
 #include "rtsp_server.hpp"
 #include "runner.hpp"
+#include "still_analyser.hpp"
 
 #include <CLI/CLI.hpp>
 #include <gst/gst.h>
@@ -12,6 +14,9 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <unistd.h>
 #include <vector>
 
@@ -64,6 +69,74 @@ int serveCommand(const std::string& file, const std::string& address, int port, 
   return 0;
 }
 
+struct AnalyzeArguments {
+  std::vector<std::string> images;
+  std::string analytics = "faces,codes,plates";
+  std::string zones;
+  std::string anonymize_dir;
+  std::string format = "jpeg";
+  std::string mode;
+  std::string cover_image;
+  bool redact_faces = false;
+  std::int64_t max_pixels = vigil::pipeline::kDefaultMaxImagePixels;
+};
+
+// `vigil analyze`: one JSON object per image on stdout, in the order given;
+// a refused image is an object with `error` (and a line on stderr), and the
+// others still go through. Exit 1 when any image failed.
+int analyzeCommand(const AnalyzeArguments& arguments) {
+  using namespace vigil::pipeline;
+  StillOptions options;
+  try {
+    options.analytics = stillAnalyticsNamed(arguments.analytics);
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError(std::string("--analytics: ") + error.what());
+  }
+  const auto format = stillFormatNamed(arguments.format);
+  if (!format) throw ConfigError("--format: '" + arguments.format + "' is not one of jpeg, webp, png");
+  for (AnalyticConfig& analytic : options.analytics) {
+    if (analytic.name == "faces" && !arguments.zones.empty()) analytic.properties.emplace_back("zones", arguments.zones);
+  }
+  options.anonymize = !arguments.anonymize_dir.empty();
+  if (!arguments.mode.empty()) options.redaction_properties.emplace_back("mode", arguments.mode);
+  if (!arguments.cover_image.empty()) options.redaction_properties.emplace_back("image-location", arguments.cover_image);
+  if (arguments.redact_faces) options.redaction_properties.emplace_back("redact-roi-types", "face");
+  options.max_pixels = arguments.max_pixels;
+  if (options.anonymize) std::filesystem::create_directories(arguments.anonymize_dir);
+  const StillAnalyser analyser(std::move(options));
+
+  int failed = 0;
+  for (const std::string& path : arguments.images) {
+    nlohmann::json line = {{"image", path}};
+    try {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) throw ImageError(404, "cannot open " + path);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      StillResult result = analyser.analyse(bytes, !arguments.anonymize_dir.empty());
+      line.update(result.report);
+      if (!arguments.anonymize_dir.empty()) {
+        const std::filesystem::path out = std::filesystem::path(arguments.anonymize_dir) /
+                                          (std::filesystem::path(path).stem().string() + "." + stillExtension(*format));
+        std::error_code same_error;
+        if (std::filesystem::equivalent(out, path, same_error)) {
+          throw std::runtime_error("would overwrite the input " + path + " (choose another --anonymize directory)");
+        }
+        const std::vector<unsigned char> encoded = encodeStill(result.redacted, *format);
+        std::ofstream file(out, std::ios::binary | std::ios::trunc);
+        file.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
+        if (!file) throw std::runtime_error("cannot write " + out.string());
+        line["anonymized"] = out.string();
+      }
+    } catch (const std::exception& error) {
+      ++failed;
+      line["error"] = error.what();
+      std::fprintf(stderr, "error: %s: %s\n", path.c_str(), error.what());
+    }
+    std::cout << line.dump() << std::endl;
+  }
+  return failed ? 1 : 0;
+}
+
 // `vigil demo` is vigil-demo, run from beside this binary with the same
 // arguments: the demo renders its clip with the ground-truth generators (zint,
 // freetype), which the production runner does not link.
@@ -112,6 +185,27 @@ int main(int argc, char** argv) {
   serve->add_option("--port", port, "Port (0: any free port)")->capture_default_str();
   serve->add_option("--mount", mount, "Mount path")->capture_default_str();
 
+  AnalyzeArguments analyze_arguments;
+  CLI::App* analyze = app.add_subcommand(
+      "analyze", "Analyse still images (JPEG, PNG, WebP) through the same elements as video; one JSON object per "
+                 "image on stdout");
+  analyze->add_option("images", analyze_arguments.images, "Image files")->required();
+  analyze->add_option("--analytics", analyze_arguments.analytics, "Comma-separated: faces, codes, plates")
+      ->capture_default_str();
+  analyze->add_option("--zones", analyze_arguments.zones,
+                      "Face zones as facecount's zones property: \"name=x,y x,y x,y;name2=...\" (normalised)");
+  analyze->add_option("--anonymize", analyze_arguments.anonymize_dir,
+                      "Write each redacted image to this directory (plates; faces too with --redact-faces)");
+  analyze->add_option("--format", analyze_arguments.format, "Redacted image format: jpeg, webp, png")
+      ->capture_default_str();
+  analyze->add_option("--mode", analyze_arguments.mode, "Redaction as plateblur's mode: blur, pixelate, fill, image");
+  analyze->add_option("--cover-image", analyze_arguments.cover_image, "Picture for --mode image (plateblur's image-location)");
+  analyze->add_flag("--redact-faces", analyze_arguments.redact_faces, "Redact faces as well as plates");
+  analyze->add_option("--max-pixels", analyze_arguments.max_pixels,
+                      "Refuse larger images (read from the header, before decoding)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
   // Everything after `demo` (--help included) is vigil-demo's to parse.
   CLI::App* demo = app.add_subcommand(
       "demo", "Self-contained demo: generated clip served over RTSP, the pipeline, recorder and notifier, summary "
@@ -136,6 +230,7 @@ int main(int argc, char** argv) {
     if (*run) return runCommand(config_path, duration);
     if (*check) return checkCommand(config_path);
     if (*serve) return serveCommand(file, address, port, mount);
+    if (*analyze) return analyzeCommand(analyze_arguments);
   } catch (const vigil::pipeline::ConfigError& error) {
     std::fprintf(stderr, "config error: %s\n", error.what());
     return 2;

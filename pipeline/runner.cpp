@@ -1,6 +1,7 @@
 #include "runner.hpp"
 
 #include "http_server.hpp"
+#include "image_service.hpp"
 #include "rtsp_server.hpp"
 #include "source_session.hpp"
 #include "vigil/gst/meta.hpp"
@@ -97,6 +98,7 @@ struct Runner::State {
   std::vector<std::unique_ptr<SourceSession>> sessions;
   std::unique_ptr<RtspServer> rtsp_server;
   std::unique_ptr<OutputServer> outputs;
+  std::unique_ptr<ImageService> images;  // outlives http_server, which serves it
   std::unique_ptr<HttpServer> http_server;
   std::size_t finished = 0;
   bool stopping = false;
@@ -107,6 +109,18 @@ struct Runner::State {
     if (stopping) return;
     stopping = true;
     for (auto& session : sessions) session->stop();
+    // Only the image API: no session will report that it finished. Quit
+    // from an idle on the loop's context, not here: a stop requested before
+    // g_main_loop_run() starts would otherwise be lost (run() clears it).
+    if (sessions.empty()) {
+      g_idle_add_full(
+          G_PRIORITY_DEFAULT,
+          [](gpointer data) -> gboolean {
+            g_main_loop_quit(static_cast<GMainLoop*>(data));
+            return G_SOURCE_REMOVE;
+          },
+          g_main_loop_ref(loop.get()), reinterpret_cast<GDestroyNotify>(g_main_loop_unref));
+    }
   }
 };
 
@@ -193,8 +207,10 @@ int Runner::run(const RunOptions& options) {
       targets[session->id()] = SnapshotTarget{[raw] { return raw->snapshotSample(); }, output->path,
                                               snapshotFormatNamed(output->format).value_or(SnapshotFormat::kJpeg)};
     }
-    state.http_server = std::make_unique<HttpServer>(config_.http, std::move(ids), std::move(targets));
     try {
+      if (config_.images.enabled) state.images = std::make_unique<ImageService>(config_.images);
+      state.http_server =
+          std::make_unique<HttpServer>(config_.http, std::move(ids), std::move(targets), state.images.get());
       state.http_server->start();
     } catch (const std::exception&) {
       state.stopAll();
@@ -204,8 +220,9 @@ int Runner::run(const RunOptions& options) {
     }
     http_port_ = state.http_server->port();
     spdlog::info("HTTP snapshots at {}/sources/ID/snapshot.jpg", state.http_server->url());
+    if (state.images) spdlog::info("image API at {}/v1/analyze (upload form at /)", state.http_server->url());
   }
-  if (state.finished == state.sessions.size()) {
+  if (!state.sessions.empty() && state.finished == state.sessions.size()) {
     g_source_remove(sigint);
     g_source_remove(sigterm);
     spdlog::error("no source could start");
@@ -234,6 +251,8 @@ int Runner::run(const RunOptions& options) {
   if (state.deadline) g_source_remove(state.deadline);
   state.deadline = 0;
   if (state.http_server) state.http_server->stop();
+  state.http_server.reset();
+  state.images.reset();
   http_port_ = -1;
   rtsp_port_ = -1;
   summary_.interrupted = state.interrupted;

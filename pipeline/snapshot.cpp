@@ -116,6 +116,8 @@ const char* snapshotMimeType(SnapshotFormat format) {
   return format == SnapshotFormat::kJpeg ? "image/jpeg" : "image/webp";
 }
 
+cv::Mat snapshotBgr(GstSample* sample) { return bgrOf(sample); }
+
 std::vector<unsigned char> encodeSnapshot(GstSample* sample, SnapshotFormat format) {
   if (!sample) throw std::runtime_error("no frame to encode");
   const cv::Mat bgr = bgrOf(sample);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <opencv2/core.hpp>
 
 #include <optional>
 #include <string>
@@ -22,6 +23,9 @@ const char* snapshotMimeType(SnapshotFormat format);   // "image/jpeg", "image/w
 // with OpenCV directly; any other raw format goes through GStreamer first.
 // Throws std::runtime_error when the sample cannot be read or encoded.
 std::vector<unsigned char> encodeSnapshot(GstSample* sample, SnapshotFormat format);
+
+// The sample's frame as packed BGR (a copy). Throws std::runtime_error.
+cv::Mat snapshotBgr(GstSample* sample);
 
 // Writes `bytes` to DIRECTORY/SOURCE-YYYYMMDDTHHMMSS.mmmZ.EXT (UTC; a numeric
 // suffix if that name exists), creating the directory. Returns the path.

@@ -30,7 +30,9 @@ std::int64_t steadyNowNs() {
       .count();
 }
 
-gst::ElementPtr makeElement(const char* factory, const char* name = nullptr) {
+}  // namespace
+
+gst::ElementPtr makeElement(const char* factory, const char* name) {
   GstElement* element = gst_element_factory_make(factory, name);
   if (!element) {
     throw std::runtime_error(std::string("GStreamer element '") + factory +
@@ -54,6 +56,8 @@ void setPropertyFromText(GstElement* element, const std::string& property, const
   g_object_set_property(G_OBJECT(element), property.c_str(), &parsed);
   g_value_unset(&parsed);
 }
+
+namespace {
 
 std::string sourceUriOf(const SourceConfig& source) {
   if (source.type != SourceType::kFile || source.uri.rfind("file://", 0) == 0) return source.uri;

@@ -18,6 +18,12 @@
 
 namespace vigil::pipeline {
 
+// A new element of `factory`; throws std::runtime_error naming the missing plugin.
+gst::ElementPtr makeElement(const char* factory, const char* name = nullptr);
+// Sets a property from text using the property's own type (enums by nick).
+// Throws std::runtime_error naming the property.
+void setPropertyFromText(GstElement* element, const std::string& property, const std::string& value);
+
 class OutputServer;
 struct FrameBridge;
 struct FeedContext;

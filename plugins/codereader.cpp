@@ -22,8 +22,10 @@
  * "]C1", "]E0") followed by the raw data, GS (0x1D) separating GS1 fields.
  * `gs1` is a structure AI -> interpreted value (e.g. "01" -> GTIN, "17" ->
  * "2020-01-31", "3103" -> "1.234"), plus `errors` (array of strings) when the
- * data is invalid. `first_seen` is the capture time (ns since the epoch) when
- * the buffer carries one, else the buffer timestamp.
+ * data is invalid. `first_seen` is the capture time (ns since the epoch) of
+ * the frame the code was first read on: the runner's, or, in a plain launch
+ * line, the wall clock when the frame reached the first analyser (the same
+ * instant `eventpublish` publishes as the event's `ts`).
  *
  * ## Example launch line
  * |[
@@ -279,8 +281,9 @@ void readFrame(VigilAnalyser* base, GstBuffer* buffer, const GstVideoFrame* fram
 
   std::vector<vigil::tracking::Detection> detections;
   for (const auto& code : codes) detections.push_back({cv::Rect2f(code.box), static_cast<float>(kReadScore), trackKey(code)});
-  std::int64_t now_ns = vigil::gst::captureTimeNs(buffer);
-  if (now_ns < 0 && GST_BUFFER_PTS_IS_VALID(buffer)) now_ns = static_cast<std::int64_t>(GST_BUFFER_PTS(buffer));
+  // Epoch ns: the runner's capture time, or the wall clock VigilAnalyser
+  // stamped on a frame that came without one. Never stream time.
+  const std::int64_t now_ns = vigil::gst::stampCaptureTimeNs(buffer);
   std::vector<std::int64_t> appeared;
   for (const auto& track : running.tracker->update(detections, running.frame)) {
     if (track.last_seen_frame != running.frame) continue;

@@ -1,6 +1,7 @@
 #include "vigil/gst/analyser.hpp"
 
 #include "vigil/gst/guard.hpp"
+#include "vigil/gst/meta.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -88,6 +89,9 @@ static GstFlowReturn vigil_analyser_transform_ip(GstBaseTransform* transform, Gs
   const bool due = state.last_analysed == 0 || frame - state.last_analysed >= interval;
   return vigil::gst::guarded(GST_ELEMENT(transform), nameOf(transform), GST_FLOW_ERROR, [&]() -> GstFlowReturn {
     if (!klass->analyse) throw std::logic_error("the element does not implement analyse()");
+    // Time fields are epoch ns in every launch mode: a frame no runner
+    // stamped (gst-launch, appsrc) gets its capture time here.
+    vigil::gst::stampCaptureTimeNs(buffer);
     if (!due) {
       if (klass->between) klass->between(VIGIL_ANALYSER(transform), buffer);
       return GST_FLOW_OK;

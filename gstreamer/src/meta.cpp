@@ -1,5 +1,6 @@
 #include "vigil/gst/meta.hpp"
 
+#include <chrono>
 #include <mutex>
 
 namespace vigil::gst {
@@ -100,6 +101,16 @@ void setCaptureTimeNs(GstBuffer* buffer, std::int64_t unix_ns) {
   gst_buffer_add_reference_timestamp_meta(buffer, caps, static_cast<GstClockTime>(unix_ns),
                                           GST_CLOCK_TIME_NONE);
   gst_caps_unref(caps);
+}
+
+std::int64_t stampCaptureTimeNs(GstBuffer* buffer) {
+  const std::int64_t captured = captureTimeNs(buffer);
+  if (captured >= 0) return captured;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  setCaptureTimeNs(buffer, now);
+  return now;
 }
 
 }  // namespace vigil::gst

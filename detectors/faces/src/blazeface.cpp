@@ -3,6 +3,7 @@
 // {1,256,256,3} RGB in [-1,1] and returns, for 896 fixed anchors, a logit and
 // 16 regressors (box centre offset, box size, six keypoints) in input pixels.
 #include "backends.hpp"
+#include "model_pool.hpp"
 
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 namespace vigil::faces::detail {
 
@@ -40,20 +42,25 @@ class BlazeFaceDetector final : public FaceDetector {
   BlazeFaceDetector(const DetectorOptions& options, const std::string& path)
       : FaceDetector(options, path) {
     requireReadableFile(path, "BlazeFace model");
-    try {
-      net_ = cv::dnn::readNetFromONNX(path);
-    } catch (const cv::Exception& error) {
-      throw ModelError("cannot load BlazeFace model " + path + ": " + error.what());
-    }
-    if (net_.empty()) throw ModelError("BlazeFace model " + path + " holds no network");
-    // A network of another shape (a different model file) would fail on the
-    // first frame; run it once now so that failure happens at start instead.
-    try {
-      runNetwork(cv::Mat(kInputSide, kInputSide, CV_8UC3, cv::Scalar::all(0)));
-    } catch (const std::exception& error) {
-      throw ModelError("BlazeFace model " + path + " is not a BlazeFace 256x256 network: " +
-                       error.what());
-    }
+    net_ = ModelPool<cv::dnn::Net>::shared().acquire(path, [&] {
+      auto net = std::make_unique<cv::dnn::Net>();
+      try {
+        *net = cv::dnn::readNetFromONNX(path);
+      } catch (const cv::Exception& error) {
+        throw ModelError("cannot load BlazeFace model " + path + ": " + error.what());
+      }
+      if (net->empty()) throw ModelError("BlazeFace model " + path + " holds no network");
+      // A network of another shape (a different model file) would fail on
+      // the first frame; run it once now so that failure happens at start
+      // instead (and a network that fails never joins the pool).
+      try {
+        runNetwork(*net, cv::Mat(kInputSide, kInputSide, CV_8UC3, cv::Scalar::all(0)));
+      } catch (const std::exception& error) {
+        throw ModelError("BlazeFace model " + path + " is not a BlazeFace 256x256 network: " +
+                         error.what());
+      }
+      return net;
+    });
   }
 
  protected:
@@ -65,7 +72,7 @@ class BlazeFaceDetector final : public FaceDetector {
                           std::max(1, static_cast<int>(std::lround(bgr.rows * scale))));
     cv::Mat square(kInputSide, kInputSide, CV_8UC3, cv::Scalar::all(0));
     cv::resize(bgr, square(cv::Rect(cv::Point(0, 0), scaled)), scaled, 0, 0, cv::INTER_AREA);
-    const std::vector<cv::Mat> outputs = runNetwork(square);
+    const std::vector<cv::Mat> outputs = runNetwork(*net_, square);
 
     std::vector<Face> faces;
     const float threshold = options().score_threshold;
@@ -97,15 +104,15 @@ class BlazeFaceDetector final : public FaceDetector {
   }
 
  private:
-  std::vector<cv::Mat> runNetwork(const cv::Mat& square_bgr) {
+  std::vector<cv::Mat> runNetwork(cv::dnn::Net& net, const cv::Mat& square_bgr) {
     cv::Mat rgb;
     cv::cvtColor(square_bgr, rgb, cv::COLOR_BGR2RGB);
     // [0,255] -> [-1,1]; the float HWC image is already the NHWC blob's memory.
     rgb.convertTo(input_, CV_32FC3, 2.0 / 255.0, -1.0);
     const int shape[] = {1, kInputSide, kInputSide, 3};
-    net_.setInput(cv::Mat(4, shape, CV_32F, input_.ptr<float>()));
+    net.setInput(cv::Mat(4, shape, CV_32F, input_.ptr<float>()));
     std::vector<cv::Mat> outputs;
-    net_.forward(outputs, std::vector<cv::String>(kOutputNames.begin(), kOutputNames.end()));
+    net.forward(outputs, std::vector<cv::String>(kOutputNames.begin(), kOutputNames.end()));
     for (std::size_t layer = 0; layer < kAnchorLayers.size(); ++layer) {
       const auto [grid, per_cell] = kAnchorLayers[layer];
       const std::size_t anchors = static_cast<std::size_t>(grid * grid * per_cell);
@@ -117,7 +124,7 @@ class BlazeFaceDetector final : public FaceDetector {
     return outputs;
   }
 
-  cv::dnn::Net net_;
+  std::shared_ptr<cv::dnn::Net> net_;  // leased from the pool
   cv::Mat input_;  // reused between frames
 };
 

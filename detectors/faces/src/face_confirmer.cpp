@@ -1,6 +1,7 @@
 #include "vigil/faces/face_confirmer.hpp"
 
 #include "backends.hpp"
+#include "model_pool.hpp"
 #include "vigil/faces/face_detector.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -27,20 +28,24 @@ struct FaceConfirmer::Cascades {
   cv::CascadeClassifier profile;
 };
 
-FaceConfirmer::FaceConfirmer(const std::string& data_dir) : cascades_(std::make_unique<Cascades>()) {
+FaceConfirmer::FaceConfirmer(const std::string& data_dir) {
   const std::string base = data_dir.empty() ? std::string(VIGIL_OPENCV_DATA_DIR) : data_dir;
-  const std::pair<cv::CascadeClassifier*, std::string> wanted[] = {
-      {&cascades_->frontal, base + "/haarcascades/haarcascade_frontalface_alt2.xml"},
-      {&cascades_->profile, base + "/haarcascades/haarcascade_profileface.xml"},
-  };
-  for (const auto& [cascade, path] : wanted) {
-    detail::requireReadableFile(path, "Haar cascade");
-    try {
-      if (!cascade->load(path)) throw ModelError("Haar cascade " + path + " could not be parsed");
-    } catch (const cv::Exception& error) {
-      throw ModelError("cannot load Haar cascade " + path + ": " + error.what());
+  cascades_ = detail::ModelPool<Cascades>::shared().acquire(base, [&] {
+    auto cascades = std::make_unique<Cascades>();
+    const std::pair<cv::CascadeClassifier*, std::string> wanted[] = {
+        {&cascades->frontal, base + "/haarcascades/haarcascade_frontalface_alt2.xml"},
+        {&cascades->profile, base + "/haarcascades/haarcascade_profileface.xml"},
+    };
+    for (const auto& [cascade, path] : wanted) {
+      detail::requireReadableFile(path, "Haar cascade");
+      try {
+        if (!cascade->load(path)) throw ModelError("Haar cascade " + path + " could not be parsed");
+      } catch (const cv::Exception& error) {
+        throw ModelError("cannot load Haar cascade " + path + ": " + error.what());
+      }
     }
-  }
+    return cascades;
+  });
 }
 
 FaceConfirmer::~FaceConfirmer() = default;

@@ -97,5 +97,10 @@ inline RoiRange regionsOfInterest(GstBuffer* buffer) { return RoiRange(buffer); 
 // GstReferenceTimestampMeta with caps `timestamp/x-unix`, or -1.
 std::int64_t captureTimeNs(GstBuffer* buffer);
 void setCaptureTimeNs(GstBuffer* buffer, std::int64_t unix_ns);
+// The capture time, after stamping the wall clock now on a buffer that has
+// none (a plain gst-launch line: no runner stamped it). The first analyser to
+// see the frame stamps it, so every time field downstream (`first_seen`, the
+// event's `ts`) is epoch nanoseconds of the same instant. Needs a writable buffer.
+std::int64_t stampCaptureTimeNs(GstBuffer* buffer);
 
 }  // namespace vigil::gst

@@ -30,7 +30,7 @@ class FaceConfirmer {
 
  private:
   struct Cascades;
-  std::unique_ptr<Cascades> cascades_;
+  std::shared_ptr<Cascades> cascades_;  // leased from a pool: loaded once per process and reused
 };
 
 }  // namespace vigil::faces

@@ -103,22 +103,25 @@ class Reader {
     return std::to_string(ms) + "ms";
   }
 
-  // Two equal keys in one mapping: yaml-cpp keeps both and a lookup sees one,
-  // so one of the two values would be silently ignored.
-  void noDuplicateKeys(const YAML::Node& node, const std::string& path) const {
+  // Every key is plain text and appears once in its mapping. Two equal keys:
+  // yaml-cpp keeps both and a lookup sees one, so one of the two values would
+  // be silently ignored.
+  void plainUniqueKeys(const YAML::Node& node, const std::string& path) const {
     if (node.IsSequence()) {
-      for (std::size_t i = 0; i < node.size(); ++i) noDuplicateKeys(node[i], index(path, i));
+      for (std::size_t i = 0; i < node.size(); ++i) plainUniqueKeys(node[i], index(path, i));
     } else if (node.IsMap()) {
       std::map<std::string, YAML::Mark> seen;
       for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) continue;
+        // YAML allows lists and mappings as keys ("? [a, b]: x"); no key of
+        // ours is one, and reading one as text would throw past the line number.
+        if (!entry.first.IsScalar()) fail(entry.first, path, "a key must be plain text, not a list or mapping");
         const auto key = entry.first.Scalar();
         const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
         if (!inserted) {
           fail(entry.first, join(path, key),
                "duplicate key (first at line " + std::to_string(first->second.line + 1) + ")");
         }
-        noDuplicateKeys(entry.second, join(path, key));
+        plainUniqueKeys(entry.second, join(path, key));
       }
     }
   }
@@ -633,7 +636,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   Config config;
   config.path = name;
   if (!root.IsMap()) reader.fail(root, "", "expected a mapping with 'bus' and 'sources'");
-  reader.noDuplicateKeys(root, "");
+  reader.plainUniqueKeys(root, "");
   reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http", "images"});
   if (root["bus"]) {
     const YAML::Node bus = root["bus"];

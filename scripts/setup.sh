@@ -23,7 +23,7 @@ readonly PACKAGES=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libsqlite3-dev sqlite3 libcpp-httplib-dev nlohmann-json3-dev libre2-dev
   # tests and benches
-  libgtest-dev libgmock-dev python3 python3-zmq python3-msgpack
+  libgtest-dev libgmock-dev python3 python3-zmq python3-msgpack clang
 )
 
 missing=()

@@ -9,3 +9,8 @@ build_dir="${VIGIL_BUILD_DIR:-${repo}/build}"
 bash "${here}/setup.sh"
 cd "${build_dir}"
 ctest --output-on-failure --timeout 600 -j2 "$@"
+# A short libFuzzer run over every fuzz target (clang, ASan, UBSan), when the
+# whole suite was asked for.
+if (($# == 0)); then
+  bash "${here}/fuzz.sh" 10
+fi

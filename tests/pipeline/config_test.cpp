@@ -150,6 +150,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "test.yaml:1:20: http.token_file: cannot read /nonexistent/vigil.token"},
         BadConfig{"DuplicateKey", "sources:\n  - id: a\n    uri: x.mkv\n    uri: y.mkv\n",
                   "test.yaml:4:5: sources[0].uri: duplicate key (first at line 3)"},
+        // Found by tests/fuzz (pipeline_config): a list as a key threw past the line number.
+        BadConfig{"ListAsKey", "sources: [{id: a, uri: x.mkv}]\n? [a, b]\n: 1\n",
+                  "test.yaml:2:3: (top level): a key must be plain text, not a list or mapping"},
         BadConfig{"DuplicateTopLevelKey", "http: {}\nsources: [{id: a, uri: x.mkv}]\nhttp: {port: 1}\n",
                   "test.yaml:3:1: http: duplicate key (first at line 1)"},
         BadConfig{"ZoneNameWithControl",

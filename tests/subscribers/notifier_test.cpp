@@ -96,6 +96,9 @@ TEST(NotifierConfig, DuplicateKeysBadDurationsAndBadChatIdsAreErrors) {
   EXPECT_NE(configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    alert_at: 5\n")
                 .find("rules.yaml:7:5: rules[0].alert_at: duplicate key (first at line 6)"), std::string::npos)
       << configError(sinks + "rules:\n  - name: q\n    type: count\n    alert_at: 3\n    alert_at: 5\n");
+  EXPECT_NE(configError("sinks:\n  ? {a: 1}\n  : {type: log}\nrules: []\n").find("rules.yaml:2:5: sinks: a key must be plain text"),
+            std::string::npos)
+      << configError("sinks:\n  ? {a: 1}\n  : {type: log}\nrules: []\n");
   EXPECT_NE(configError("sinks:\n  a: {type: log}\n  a: {type: stdout}\nrules: [{name: d, type: source-down, hold: 1s}]\n")
                 .find("rules.yaml:3:3: sinks.a: duplicate key (first at line 2)"), std::string::npos);
   for (const std::string hold : {"nan", "inf", "1e30h", "-1s"}) {

@@ -88,22 +88,25 @@ class Reader {
     return value;
   }
 
-  // Two equal keys in one mapping: yaml-cpp keeps both and a lookup sees one,
-  // so one of the two values would be silently ignored.
-  void noDuplicateKeys(const YAML::Node& node, const std::string& path) const {
+  // Every key is plain text and appears once in its mapping. Two equal keys:
+  // yaml-cpp keeps both and a lookup sees one, so one of the two values would
+  // be silently ignored.
+  void plainUniqueKeys(const YAML::Node& node, const std::string& path) const {
     if (node.IsSequence()) {
-      for (std::size_t i = 0; i < node.size(); ++i) noDuplicateKeys(node[i], path + "[" + std::to_string(i) + "]");
+      for (std::size_t i = 0; i < node.size(); ++i) plainUniqueKeys(node[i], path + "[" + std::to_string(i) + "]");
     } else if (node.IsMap()) {
       std::map<std::string, YAML::Mark> seen;
       for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) continue;
+        // YAML allows lists and mappings as keys ("? [a, b]: x"); no key of
+        // ours is one, and reading one as text would throw past the line number.
+        if (!entry.first.IsScalar()) fail(entry.first, path, "a key must be plain text, not a list or mapping");
         const auto key = entry.first.Scalar();
         const std::string key_path = path.empty() ? key : path + "." + key;
         const auto [first, inserted] = seen.emplace(key, entry.first.Mark());
         if (!inserted) {
           fail(entry.first, key_path, "duplicate key (first at line " + std::to_string(first->second.line + 1) + ")");
         }
-        noDuplicateKeys(entry.second, key_path);
+        plainUniqueKeys(entry.second, key_path);
       }
     }
   }
@@ -398,7 +401,7 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
                       std::to_string(error.mark.column + 1) + ": " + error.msg);
   }
   if (!root.IsMap()) reader.fail(root, "(top level)", "expected a map with sinks and rules");
-  reader.noDuplicateKeys(root, "");
+  reader.plainUniqueKeys(root, "");
   reader.onlyKeys(root, "(top level)", {"sinks", "rules", "subscriptions", "subscription_defaults"});
 
   NotifierConfig config;

@@ -1,11 +1,14 @@
 // One source, isolated: a fragile *source pipeline* (RTSP, camera, file,
-// decoder) that is torn down and rebuilt whenever it fails, feeding a stable
-// *analytics pipeline* (analysers, publisher, outputs) through appsink/appsrc.
-// The analytics side never restarts, so frame numbers, timestamps, tracks and
-// event sequence numbers carry on across reconnects.
+// decoder; sources.hpp) that is torn down and rebuilt whenever it fails,
+// feeding a stable *analytics pipeline* (analysers, publisher, outputs;
+// recipes.hpp) through appsink/appsrc. The analytics side never restarts, so
+// frame numbers, timestamps, tracks and event sequence numbers carry on
+// across reconnects. The session is the state machine between them: start,
+// watchdog, reconnect with backoff, end of stream, stop.
 #pragma once
 
 #include "config.hpp"
+#include "sources.hpp"
 #include "vigil/gst/ptr.hpp"
 
 #include <gst/gst.h>
@@ -20,12 +23,6 @@ namespace vigil::pipeline {
 
 class OutputServer;
 struct FrameBridge;
-struct FeedContext;
-
-// Source pipelines are stopped on background threads (see the .cpp). At exit:
-// wait for them, bounded; false if some never finished.
-bool waitForSourceTeardowns(std::chrono::milliseconds timeout);
-int sourceTeardownsInFlight();
 
 class SourceSession {
  public:
@@ -63,7 +60,6 @@ class SourceSession {
   gst::SamplePtr snapshotSample() const;
 
  private:
-  void buildAnalytics();
   void startSource();
   void teardownSource();
   void scheduleRestart(const std::string& reason);
@@ -86,7 +82,7 @@ class SourceSession {
   gst::ElementPtr analytics_;
   gst::ElementPtr appsrc_;
   gst::ElementPtr publish_;
-  gst::ElementPtr snapshot_sink_;  // set once in buildAnalytics(), then read from any thread
+  gst::ElementPtr snapshot_sink_;  // set once in start(), then read from any thread
   gst::ElementPtr source_pipeline_;
   guint analytics_watch_ = 0;
   guint source_watch_ = 0;

@@ -2,6 +2,7 @@
 
 #include "vigil/tracking/iou_tracker.hpp"
 #include "vigil/vision/geometry.hpp"
+#include "vigil/vision/nms.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -183,7 +184,7 @@ std::size_t FaceCounter::detect(const RegionReader& colour, const CounterSetting
     }
   }
   // Neighbouring tiles overlap: one face seen by both is reported once.
-  found = suppressOverlaps(std::move(found), detector.options().nms_iou);
+  found = vision::suppressOverlaps(std::move(found), detector.options().nms_iou);
   std::vector<FaceDetection> detections;
   for (const Face& face : found) detections.push_back({face.box, face.score});
   tracker_.update(detections, frame_, scanned, frame_box);
@@ -232,7 +233,7 @@ CountedFrame FaceCounter::count(const cv::Mat& luma, const RegionReader& colour,
   // and tiles of the old one mean nothing; start as on a first frame.
   if (luma.size() != frame_size_) {
     tracker_.reset();
-    changes_ = ChangeMask();
+    changes_ = vision::ChangeMask();
     planner_ = ScanPlanner();
     frame_size_ = luma.size();
   }

@@ -14,12 +14,12 @@
 // smoother, and the emit policy says which frames' counts are worth publishing.
 #pragma once
 
-#include "vigil/faces/change_mask.hpp"
 #include "vigil/faces/count_smoother.hpp"
 #include "vigil/faces/face_detector.hpp"
 #include "vigil/faces/face_tracker.hpp"
 #include "vigil/faces/scan_planner.hpp"
 #include "vigil/faces/zones.hpp"
+#include "vigil/vision/change_mask.hpp"
 
 #include <opencv2/core.hpp>
 
@@ -110,7 +110,7 @@ class FaceCounter {
 
   std::unique_ptr<FaceDetector> detector_;
   FaceTracker tracker_;
-  ChangeMask changes_;
+  vision::ChangeMask changes_;
   ScanPlanner planner_;
   cv::Size frame_size_;  // of the frames the state above describes
   std::int64_t frame_ = 0;

@@ -25,6 +25,7 @@ constexpr milliseconds kMinWatchdog{100};
 constexpr milliseconds kMinReconnect{10};
 constexpr milliseconds kMinHeartbeat{10};
 constexpr milliseconds kMaxHeartbeat{3'600'000};  // eventpublish's heartbeat-interval maximum
+constexpr milliseconds kMaxHistory{24 * 3'600'000};  // eventpublish's history maximum
 constexpr milliseconds kMinSegment{1000};
 constexpr milliseconds kMaxRtspLatency{60'000};
 constexpr milliseconds kMaxTimer{24 * 3'600'000};         // one day: watchdog, reconnect
@@ -502,10 +503,11 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http"});
   if (root["bus"]) {
     const YAML::Node bus = root["bus"];
-    reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat"});
+    reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat", "history"});
     if (bus["endpoint"]) config.bus.endpoint = reader.string(bus["endpoint"], "bus.endpoint");
     if (bus["snapshot_endpoint"]) config.bus.snapshot_endpoint = reader.string(bus["snapshot_endpoint"], "bus.snapshot_endpoint");
     if (bus["heartbeat"]) config.bus.heartbeat = reader.duration(bus["heartbeat"], "bus.heartbeat", std::chrono::milliseconds(0), kMaxHeartbeat);
+    if (bus["history"]) config.bus.history = reader.duration(bus["history"], "bus.history", milliseconds(0), kMaxHistory);
     if (config.bus.heartbeat.count() > 0 && config.bus.heartbeat < kMinHeartbeat) {
       reader.fail(bus["heartbeat"], "bus.heartbeat", "0s (off) or at least " + Reader::text(kMinHeartbeat));
     }

@@ -65,6 +65,9 @@ struct BusConfig {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::string snapshot_endpoint;  // empty: no late-joiner snapshots
   std::chrono::milliseconds heartbeat{5000};
+  // Events kept per topic for subscribers that missed them (served on the
+  // snapshot endpoint): eventpublish's `history`.
+  std::chrono::milliseconds history{60000};
 };
 
 struct RtspServeConfig {

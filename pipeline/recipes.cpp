@@ -112,7 +112,7 @@ AnalyticsPipeline buildAnalyticsPipeline(const SourceConfig& source, const BusCo
   built.publish = makeElement("eventpublish", "publish");
   g_object_set(built.publish.get(), "endpoint", bus.endpoint.c_str(), "snapshot-endpoint", bus.snapshot_endpoint.c_str(),
                "source-id", source.id.c_str(), "heartbeat-interval", static_cast<guint>(bus.heartbeat.count()),
-               nullptr);
+               "history", static_cast<guint>(bus.history.count()), nullptr);
   gst_bin_add(bin, GST_ELEMENT(gst_object_ref(built.publish.get())));
   gst_element_link(previous, built.publish.get());
 

@@ -48,6 +48,10 @@ constexpr const char* kDefaultSourceId = "default";
 constexpr guint kDefaultHeartbeatMs = 5000;
 constexpr guint kMaxHeartbeatMs = 3600 * 1000;
 constexpr auto kStopFlushTimeout = std::chrono::milliseconds(500);
+constexpr guint kDefaultHistoryMs = 60000;
+constexpr guint kMaxHistoryMs = 24 * 3600 * 1000;
+constexpr guint kDefaultHistoryMaxEvents = 100000;
+constexpr guint64 kDefaultHistoryMaxBytes = 64u << 20;
 
 enum {
   PROP_0,
@@ -57,6 +61,9 @@ enum {
   PROP_BOUND_SNAPSHOT_ENDPOINT,
   PROP_SOURCE_ID,
   PROP_HEARTBEAT_INTERVAL,
+  PROP_HISTORY,
+  PROP_HISTORY_MAX_EVENTS,
+  PROP_HISTORY_MAX_BYTES,
   PROP_STATS,
 };
 
@@ -68,6 +75,9 @@ struct Settings {
   std::string snapshot_endpoint;
   std::string source_id = kDefaultSourceId;
   guint heartbeat_ms = kDefaultHeartbeatMs;
+  guint history_ms = kDefaultHistoryMs;
+  guint history_max_events = kDefaultHistoryMaxEvents;
+  guint64 history_max_bytes = kDefaultHistoryMaxBytes;
 };
 
 // What the heartbeat reports, written by the streaming thread, read by the
@@ -94,6 +104,9 @@ struct EventPublishPrivate {
 
   // Running state: valid between start() and stop().
   std::shared_ptr<vigil::events::Publisher> publisher;
+  // The publisher's counters when it was last released: `stats` still tells
+  // what a finished run published.
+  vigil::events::PublisherStats final_stats;
   std::string source_id;  // copied at start: topics never change mid-stream
   Counters counters;
   bool has_frame_number = false;
@@ -336,6 +349,9 @@ static void vigil_event_publish_set_property(GObject* object, guint id, const GV
       break;
     case PROP_SOURCE_ID: priv->settings.source_id = g_value_get_string(value) ? g_value_get_string(value) : ""; break;
     case PROP_HEARTBEAT_INTERVAL: priv->settings.heartbeat_ms = g_value_get_uint(value); break;
+    case PROP_HISTORY: priv->settings.history_ms = g_value_get_uint(value); break;
+    case PROP_HISTORY_MAX_EVENTS: priv->settings.history_max_events = g_value_get_uint(value); break;
+    case PROP_HISTORY_MAX_BYTES: priv->settings.history_max_bytes = g_value_get_uint64(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -354,13 +370,17 @@ static void vigil_event_publish_get_property(GObject* object, guint id, GValue* 
       break;
     case PROP_SOURCE_ID: g_value_set_string(value, priv->settings.source_id.c_str()); break;
     case PROP_HEARTBEAT_INTERVAL: g_value_set_uint(value, priv->settings.heartbeat_ms); break;
+    case PROP_HISTORY: g_value_set_uint(value, priv->settings.history_ms); break;
+    case PROP_HISTORY_MAX_EVENTS: g_value_set_uint(value, priv->settings.history_max_events); break;
+    case PROP_HISTORY_MAX_BYTES: g_value_set_uint64(value, priv->settings.history_max_bytes); break;
     case PROP_STATS: {
-      const auto stats = priv->publisher ? priv->publisher->stats() : vigil::events::PublisherStats{};
+      const auto stats = priv->publisher ? priv->publisher->stats() : priv->final_stats;
       g_value_take_boxed(
           value, gst_structure_new("vigil-publish-stats", "events-published", G_TYPE_UINT64,
                                    static_cast<guint64>(stats.published), "events-sent", G_TYPE_UINT64,
                                    static_cast<guint64>(stats.sent), "events-dropped", G_TYPE_UINT64,
-                                   static_cast<guint64>(stats.dropped), "frames-analysed", G_TYPE_UINT64,
+                                   static_cast<guint64>(stats.dropped), "replays-served", G_TYPE_UINT64,
+                                   static_cast<guint64>(stats.replays_served), "frames-analysed", G_TYPE_UINT64,
                                    static_cast<guint64>(priv->counters.analysed.load()),
                                    "frames-dropped-upstream", G_TYPE_UINT64,
                                    static_cast<guint64>(priv->counters.dropped_upstream.load()), nullptr));
@@ -387,6 +407,9 @@ static gboolean vigil_event_publish_start(GstBaseTransform* transform) {
     vigil::events::PublisherOptions options;
     options.endpoint = settings.endpoint;
     options.snapshot_endpoint = settings.snapshot_endpoint;
+    options.history_duration = std::chrono::milliseconds(settings.history_ms);
+    options.history_max_events = settings.history_max_events;
+    options.history_max_bytes = settings.history_max_bytes;
     std::shared_ptr<vigil::events::Publisher> publisher;
     try {
       publisher = vigil::events::Publisher::acquire(options);
@@ -429,6 +452,7 @@ static gboolean vigil_event_publish_stop(GstBaseTransform* transform) {
       priv->publisher->flush(kStopFlushTimeout);
     }
     std::lock_guard<std::mutex> lock(priv->settings_mutex);
+    if (priv->publisher) priv->final_stats = priv->publisher->stats();
     priv->publisher.reset();
     return TRUE;
   });
@@ -600,8 +624,26 @@ static void vigil_event_publish_class_init(VigilEventPublishClass* klass) {
                         "dropped); 0 disables them",
                         0, kMaxHeartbeatMs, kDefaultHeartbeatMs, flags));
   g_object_class_install_property(
+      object_class, PROP_HISTORY,
+      g_param_spec_uint("history", "Replay history",
+                        "Milliseconds of events kept per topic for subscribers that missed them (served on "
+                        "the snapshot endpoint; see docs/EVENTS.md). The newest event of a topic is always "
+                        "kept. Elements sharing an endpoint share the first one's history settings",
+                        0, kMaxHistoryMs, kDefaultHistoryMs, flags));
+  g_object_class_install_property(
+      object_class, PROP_HISTORY_MAX_EVENTS,
+      g_param_spec_uint("history-max-events", "Replay history: events",
+                        "At most this many events kept per topic, however recent", 1, G_MAXUINT,
+                        kDefaultHistoryMaxEvents, flags));
+  g_object_class_install_property(
+      object_class, PROP_HISTORY_MAX_BYTES,
+      g_param_spec_uint64("history-max-bytes", "Replay history: bytes",
+                          "At most this many bytes of events kept per topic, however recent", 1, G_MAXUINT64,
+                          kDefaultHistoryMaxBytes, flags));
+  g_object_class_install_property(
       object_class, PROP_STATS,
-      g_param_spec_boxed("stats", "Statistics", "Events published, sent and dropped; frames analysed and dropped upstream",
+      g_param_spec_boxed("stats", "Statistics", "Events published, sent and dropped, replays served; frames analysed and dropped upstream "
+                         "(after stop: those of the run that ended)",
                          GST_TYPE_STRUCTURE, read_only));
 
   signals[SIGNAL_PUBLISH_STATUS] = g_signal_new_class_handler(

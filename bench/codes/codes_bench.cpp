@@ -10,6 +10,7 @@
 #include "vigil/gst/meta.hpp"
 #include "vigil/gst/ptr.hpp"
 
+#include <CLI/CLI.hpp>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -31,7 +32,6 @@ namespace {
 namespace gt = vigil::groundtruth;
 namespace vgst = vigil::gst;
 
-constexpr int kRuns = 5;
 constexpr int kCodesPerFormat = 3;
 constexpr double kFps = 25.0;
 constexpr const char* kDecode = "filesrc location=\"%s\" ! matroskademux ! h264parse ! avdec_h264 max-threads=1";
@@ -196,10 +196,18 @@ gt::CodeScore restricted(const std::vector<gt::FrameTruth>& truth, const Reads& 
 int main(int argc, char** argv) {
   setenv("GST_PLUGIN_PATH", VIGIL_PLUGIN_DIR, 0);
   gst_init(&argc, &argv);
+  CLI::App app{"codereader against the zbar element on generated and field clips"};
+  int runs = 5;
+  std::vector<std::string> only;
+  app.add_option("--runs", runs, "Timed runs per pipeline (the median is reported)")->check(CLI::Range(1, 50));
+  app.add_option("--clip", only, "Clips to run: hard, flat, field-dev, field-test (default all)")
+      ->check(CLI::IsMember({"hard", "flat", "field-dev", "field-test"}));
+  CLI11_PARSE(app, argc, argv);
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("vigil-codes-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
 
   struct Clip {
+    const char* key;
     const char* name;
     bool hard;
     std::uint32_t seed;
@@ -207,10 +215,11 @@ int main(int argc, char** argv) {
   };
   // The field clips put the hard placements over real photographs (the field
   // corpus' dev and test splits): tune on dev, report test.
-  for (const Clip& clip : {Clip{"hard (rotated, tilted, blurred, noisy)", true, 31, nullptr},
-                           Clip{"flat and clean", false, 32, nullptr},
-                           Clip{"field dev (hard, over real photographs)", true, 33, "dev"},
-                           Clip{"field test (hard, over real photographs)", true, 34, "test"}}) {
+  for (const Clip& clip : {Clip{"hard", "hard (rotated, tilted, blurred, noisy)", true, 31, nullptr},
+                           Clip{"flat", "flat and clean", false, 32, nullptr},
+                           Clip{"field-dev", "field dev (hard, over real photographs)", true, 33, "dev"},
+                           Clip{"field-test", "field test (hard, over real photographs)", true, 34, "test"}}) {
+    if (!only.empty() && std::find(only.begin(), only.end(), clip.key) == only.end()) continue;
     gt::CodeSceneOptions options;
     options.seed = clip.seed;
     options.codes_per_format = kCodesPerFormat;
@@ -237,7 +246,7 @@ int main(int argc, char** argv) {
 
     std::vector<double> t_decode, t_ours, t_ours_i2, t_stock;
     RunResult r_ours, r_ours_i2, r_stock;
-    for (int run = 0; run < kRuns; ++run) {
+    for (int run = 0; run < runs; ++run) {
       t_decode.push_back(runPipeline(decode_only, false, false).cpu_ms);
       r_ours = runPipeline(ours, false, true);
       t_ours.push_back(r_ours.cpu_ms);
@@ -255,7 +264,7 @@ int main(int argc, char** argv) {
 
     std::printf("\nclip: %s, 1280x720, %.0f frames, %d codes per format, modules 2-4 px\n", clip.name, frames,
                 kCodesPerFormat);
-    std::printf("  CPU ms/frame (median of %d runs, decode %.2f ms subtracted; fps = 1000/ms on one core):\n", kRuns,
+    std::printf("  CPU ms/frame (median of %d runs, decode %.2f ms subtracted; fps = 1000/ms on one core):\n", runs,
                 decode_ms);
     std::printf("    codereader             %7.2f ms  %7.1f fps\n", ours_ms, 1000.0 / ours_ms);
     std::printf("    codereader interval=2  %7.2f ms  %7.1f fps\n", ours_i2_ms, 1000.0 / ours_i2_ms);
@@ -268,6 +277,21 @@ int main(int argc, char** argv) {
     std::printf("  formats both read (no DataMatrix/Aztec in zbar):\n");
     printScore("codereader", restricted(truth, r_ours.reads, shared));
     printScore("zbar element", restricted(truth, r_stock.reads, shared));
+    // What codereader misread and missed, with how each was drawn: where to look next.
+    const gt::CodeScore ours_score = gt::scoreCodes(truth, r_ours.reads);
+    for (const std::string& wrong : ours_score.wrong_reads) std::printf("    wrong  %s\n", wrong.c_str());
+    for (const std::string& missed : ours_score.missed) {
+      for (const gt::CodePlacement& placement : placements) {
+        if (missed != std::string(vigil::codes::formatName(placement.symbol.format)) + ":" + placement.symbol.payload) {
+          continue;
+        }
+        std::printf("    missed %-12s module %d px, angle %+.0f deg, tilt %.2f, blur %.1f, noise %.0f, glare %.2f, "
+                    "occluded %.0f %%\n",
+                    vigil::codes::formatName(placement.symbol.format), placement.module_px, placement.angle_deg,
+                    placement.tilt, placement.blur_sigma, placement.noise_sigma, placement.glare,
+                    100.0 * placement.occlusion);
+      }
+    }
     const std::vector<std::string> targets = {"qr", "datamatrix", "ean13", "code128"};
     std::printf("  target formats (QR, DataMatrix, EAN-13, Code 128):\n");
     printScore("codereader", restricted(truth, r_ours.reads, targets));

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string_view>
 
@@ -11,6 +13,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
@@ -66,6 +69,29 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(10);
 // On shutdown, ZeroMQ may keep trying to deliver queued messages this long.
 constexpr int kLingerMs = 500;
 
+using Clock = std::chrono::steady_clock;
+
+// One sent event, kept for replay: its seq, when it was sent, its bytes.
+struct HistoryEntry {
+  std::uint64_t seq = 0;
+  Clock::time_point sent_at;
+  std::string encoded;
+};
+
+struct TopicHistory {
+  std::deque<HistoryEntry> events;  // strictly increasing seq
+  std::size_t bytes = 0;
+  std::uint64_t newest = 0;         // highest seq handed to ZeroMQ
+};
+
+// A decimal seq as the replay protocol writes it; nullopt for anything else.
+std::optional<std::uint64_t> parseSeq(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
 struct Publisher::State {
@@ -89,13 +115,16 @@ struct Publisher::State {
   bool sending = false;  // the sender holds an event taken off the queue
   PublisherStats stats;
 
-  // Sender-thread only: newest encoded event per topic, for snapshots.
-  std::map<std::string, std::string> last_by_topic;
+  // Sender-thread only: what was sent per topic, for snapshots (the newest
+  // entry) and replays (all of it).
+  std::map<std::string, TopicHistory> history;
 
   std::thread sender;
 
   void run();
+  void remember(const std::string& topic, std::uint64_t seq, std::string encoded);
   void serveSnapshots();
+  void replyReplay(const std::vector<zmq::message_t>& request);
 };
 
 namespace {
@@ -241,7 +270,7 @@ void Publisher::State::run() {
     } catch (const zmq::error_t&) {
       ok = false;
     }
-    if (snapshot) last_by_topic[event.topic] = std::move(encoded);
+    if (snapshot) remember(event.topic, event.header.seq, std::move(encoded));
     {
       std::lock_guard<std::mutex> lock(mutex);
       sending = false;
@@ -276,15 +305,19 @@ void Publisher::State::serveSnapshots() {
         if (!snapshot->recv(rest, zmq::recv_flags::dontwait)) break;
         if (!rest.more()) break;
       }
+      if (request.size() >= 2 && request[1].to_string_view() == kReplayRequest) {
+        replyReplay(request);
+        continue;
+      }
       if (request.size() < 2 || request[1].to_string_view() != kSnapshotRequest) continue;
       const std::string prefix = request.size() >= 3 ? request[2].to_string() : std::string();
       std::vector<zmq::const_buffer> reply;
       reply.push_back(zmq::buffer(request[0].data(), request[0].size()));
       reply.push_back(zmq::buffer(kSnapshotReply));
-      for (const auto& [topic, encoded] : last_by_topic) {
-        if (topic.compare(0, prefix.size(), prefix) != 0) continue;
+      for (const auto& [topic, kept] : history) {
+        if (topic.compare(0, prefix.size(), prefix) != 0 || kept.events.empty()) continue;
         reply.push_back(zmq::buffer(topic));
-        reply.push_back(zmq::buffer(encoded));
+        reply.push_back(zmq::buffer(kept.events.back().encoded));
       }
       for (std::size_t index = 0; index < reply.size(); ++index) {
         const auto flags = index + 1 < reply.size()
@@ -298,6 +331,65 @@ void Publisher::State::serveSnapshots() {
       return;
     }
   }
+}
+
+void Publisher::State::remember(const std::string& topic, std::uint64_t seq, std::string encoded) {
+  TopicHistory& kept = history[topic];
+  const auto now = Clock::now();
+  kept.bytes += encoded.size();
+  kept.events.push_back({seq, now, std::move(encoded)});
+  kept.newest = seq;
+  // Oldest first, but never the newest: it is the topic's snapshot.
+  while (kept.events.size() > 1 &&
+         (kept.events.size() > options.history_max_events || kept.bytes > options.history_max_bytes ||
+          now - kept.events.front().sent_at > options.history_duration)) {
+    kept.bytes -= kept.events.front().encoded.size();
+    kept.events.pop_front();
+  }
+}
+
+void Publisher::State::replyReplay(const std::vector<zmq::message_t>& request) {
+  // request: identity, "REPLAY", version, topic, run, from, to
+  std::string_view status = kReplayOk;
+  std::optional<std::uint64_t> from, to;
+  if (request.size() != 7 || request[2].to_string_view() != kReplayVersion) {
+    status = kReplayBadRequest;
+  } else {
+    from = parseSeq(request[5].to_string_view());
+    to = parseSeq(request[6].to_string_view());
+    if (!from || !to) {
+      status = kReplayBadRequest;
+    } else if (request[4].to_string_view() != run_id) {
+      status = kReplayUnknownRun;
+    }
+  }
+  const std::string topic = request.size() > 3 ? request[3].to_string() : std::string();
+  const auto found = history.find(topic);
+  const TopicHistory* kept = found != history.end() ? &found->second : nullptr;
+  const std::string oldest =
+      std::to_string(kept && !kept->events.empty() ? kept->events.front().seq : 0);
+  const std::string newest = std::to_string(kept ? kept->newest : 0);
+
+  std::vector<zmq::const_buffer> reply{zmq::buffer(request[0].data(), request[0].size()),
+                                       zmq::buffer(kReplayReply), zmq::buffer(kReplayVersion),
+                                       zmq::buffer(topic), zmq::buffer(status), zmq::buffer(run_id),
+                                       zmq::buffer(oldest), zmq::buffer(newest)};
+  if (status == kReplayOk && kept) {
+    const std::uint64_t last = *to == 0 ? kept->newest : *to;
+    auto it = std::lower_bound(kept->events.begin(), kept->events.end(), *from,
+                               [](const HistoryEntry& entry, std::uint64_t seq) { return entry.seq < seq; });
+    for (std::size_t taken = 0; it != kept->events.end() && it->seq <= last && taken < kReplayMaxEvents;
+         ++it, ++taken) {
+      reply.push_back(zmq::buffer(it->encoded));
+    }
+  }
+  for (std::size_t index = 0; index < reply.size(); ++index) {
+    const auto flags = index + 1 < reply.size() ? zmq::send_flags::sndmore | zmq::send_flags::dontwait
+                                                : zmq::send_flags::dontwait;
+    snapshot->send(reply[index], flags);
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  ++stats.replays_served;
 }
 
 }  // namespace vigil::events

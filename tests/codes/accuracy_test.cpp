@@ -1,6 +1,9 @@
 // Accuracy floor on a short generated clip: every format, plain and GS1
-// payloads, moving, rotated, tilted, blurred and noisy, modules >= 2 px.
-// Floors sit a little below what was measured (see bench/codes).
+// payloads, moving, turned by up to 30 degrees, tilted, blurred, noisy, under
+// glare and partly covered, modules >= 2 px. Floors sit a little below what
+// was measured on this clip (targets 6/7, all 16/22; the same reader reads
+// 26/31 and 25/31 of the field corpus' dev and test clips, see bench/codes):
+// a regression alarm, not the accuracy figure.
 #include "vigil/codes/code_reader.hpp"
 #include "vigil/groundtruth/codes.hpp"
 
@@ -12,8 +15,8 @@ namespace {
 namespace codes = vigil::codes;
 namespace gt = vigil::groundtruth;
 
-constexpr double kMinRecallTargets = 0.95;  // QR, DataMatrix, EAN-13, Code 128 together
-constexpr double kMinRecallAll = 0.75;      // every format, Aztec and PDF417 included
+constexpr double kMinRecallTargets = 0.85;  // QR, DataMatrix, EAN-13, Code 128 together
+constexpr double kMinRecallAll = 0.70;      // every format, Aztec and PDF417 included
 
 TEST(CodesAccuracy, GeneratedClipHoldsTheFloor) {
   gt::CodeSceneOptions options;

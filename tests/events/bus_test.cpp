@@ -285,12 +285,15 @@ TEST(Bus, LossCountersSaturateInsteadOfWrapping) {
   ASSERT_TRUE(raw.handshake(subscriber));
   const std::string topic = topicFor("faces", "huge-gaps");
   constexpr auto kMaxSeq = static_cast<std::uint64_t>(INT64_MAX);
+  // With nobody to confirm it, a jump counts only when the next event follows it.
   for (const std::string run : {"run1", "run2", "run3"}) {
     raw.sendEvent("faces", "huge-gaps", 1, run);
+    raw.sendEvent("faces", "huge-gaps", kMaxSeq - 1, run);
     raw.sendEvent("faces", "huge-gaps", kMaxSeq, run);
   }
   for (int i = 0; i < 6; ++i) ASSERT_TRUE(nextOn(subscriber, topic)) << "event " << i;
   const TopicState& state = subscriber.topics().at(topic);
+  EXPECT_EQ(state.untrusted, 3u) << "each lone jump was held back";
   EXPECT_EQ(state.missed, kCounterMax) << "3 gaps of INT64_MAX - 2 stop at the maximum";
   EXPECT_EQ(subscriber.stats().missed, kCounterMax);
   EXPECT_EQ(state.gaps, 3u);
@@ -491,12 +494,17 @@ TEST(Bus, SnapshotGivesALateJoinerTheNewestEventPerTopic) {
 
   SubscriberOptions late = subscriberTo(publisher->boundEndpoint());
   late.snapshot_endpoint = publisher->boundSnapshotEndpoint();
+  late.catch_up = false;  // the snapshot asked for by hand only
   Subscriber subscriber(late);
+  // The newest event per topic, preceded by what the history holds before it.
   std::map<std::string, Received> newest;
+  std::vector<std::uint64_t> faces_seqs;
   for (Received& received : subscriber.snapshot(kDeadline)) {
-    EXPECT_TRUE(received.from_snapshot);
-    newest.emplace(received.event.topic, std::move(received));
+    if (received.event.topic == topicFor("faces", "cam-s")) faces_seqs.push_back(received.event.header.seq);
+    EXPECT_NE(received.from_snapshot, received.replayed);
+    if (received.from_snapshot) newest.emplace(received.event.topic, std::move(received));
   }
+  EXPECT_EQ(faces_seqs, (std::vector<std::uint64_t>{1, 2, 3}));
   ASSERT_EQ(newest.size(), 3u);
   EXPECT_EQ(newest.at(topicFor("faces", "cam-s")).event.header.seq, 3u);
   EXPECT_EQ(newest.at(topicFor("faces", "cam-s")).event.getInt("count"), 2);
@@ -518,8 +526,8 @@ TEST(Bus, SnapshotGivesALateJoinerTheNewestEventPerTopic) {
   faces_only.snapshot_endpoint = publisher->boundSnapshotEndpoint();
   Subscriber narrow(faces_only);
   const auto faces = narrow.snapshot(kDeadline);
-  ASSERT_EQ(faces.size(), 1u);
-  EXPECT_EQ(faces[0].event.topic, topicFor("faces", "cam-s"));
+  ASSERT_EQ(faces.size(), 4u) << "the live event above is the fourth";
+  for (const auto& received : faces) EXPECT_EQ(received.event.topic, topicFor("faces", "cam-s"));
 
   // Without a snapshot endpoint there is nothing to ask.
   Subscriber plain(subscriberTo(publisher->boundEndpoint()));
@@ -559,6 +567,164 @@ TEST(Bus, SnapshotProtocolOnTheWire) {
     std::this_thread::yield();
   }
   EXPECT_EQ(publisher->stats().snapshots_served, 1u);
+}
+
+std::shared_ptr<Publisher> replayingPublisher(std::size_t history_max_events = PublisherOptions{}.history_max_events) {
+  PublisherOptions options;
+  options.endpoint = kAnyLocalPort;
+  options.snapshot_endpoint = kAnyLocalPort;
+  options.history_max_events = history_max_events;
+  return Publisher::acquire(options);
+}
+
+SubscriberOptions replayingSubscriberTo(const Publisher& publisher) {
+  SubscriberOptions options = subscriberTo(publisher.boundEndpoint());
+  options.snapshot_endpoint = publisher.boundSnapshotEndpoint();
+  return options;
+}
+
+// One request on the snapshot socket, spoken by a bare DEALER as docs/EVENTS.md says.
+std::vector<zmq::message_t> askSnapshotSocket(const std::string& endpoint, const std::vector<std::string>& frames) {
+  zmq::context_t context;
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(endpoint);
+  std::vector<zmq::const_buffer> parts;
+  for (const auto& frame : frames) parts.push_back(zmq::buffer(frame));
+  std::vector<zmq::message_t> reply;
+  if (!zmq::send_multipart(dealer, parts)) return reply;
+  zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+  if (zmq::poll(&item, 1, std::chrono::duration_cast<milliseconds>(kDeadline)) != 1) return reply;
+  (void)zmq::recv_multipart(dealer, std::back_inserter(reply));
+  return reply;
+}
+
+TEST(Replay, ProtocolOnTheWire) {
+  auto publisher = replayingPublisher();
+  for (int i = 0; i < 5; ++i) publisher->publish(headerFor("faces", "cam-r"), Body().set("count", i));
+  ASSERT_TRUE(publisher->flush(kDeadline));
+  const std::string topic = topicFor("faces", "cam-r");
+  const std::string run = publisher->runId();
+
+  auto reply = askSnapshotSocket(publisher->boundSnapshotEndpoint(), {"REPLAY", "1", topic, run, "2", "4"});
+  ASSERT_EQ(reply.size(), 7u + 3u) << "header frames, then seq 2, 3, 4";
+  EXPECT_EQ(reply[0].to_string(), "REPLAY-REPLY");
+  EXPECT_EQ(reply[1].to_string(), "1");
+  EXPECT_EQ(reply[2].to_string(), topic);
+  EXPECT_EQ(reply[3].to_string(), "ok");
+  EXPECT_EQ(reply[4].to_string(), run);
+  EXPECT_EQ(reply[5].to_string(), "1") << "oldest held";
+  EXPECT_EQ(reply[6].to_string(), "5") << "newest sent";
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    const DecodeResult decoded = decode(topic, reply[7 + i].data(), reply[7 + i].size());
+    ASSERT_EQ(decoded.status, DecodeStatus::kOk) << decoded.detail;
+    EXPECT_EQ(decoded.event->header.seq, 2 + i);
+  }
+  // to-seq 0: up to the newest.
+  EXPECT_EQ(askSnapshotSocket(publisher->boundSnapshotEndpoint(), {"REPLAY", "1", topic, run, "4", "0"}).size(), 9u);
+  // A run that is not the publisher's is answered, with no events.
+  reply = askSnapshotSocket(publisher->boundSnapshotEndpoint(), {"REPLAY", "1", topic, "0123456789abcdef", "1", "0"});
+  ASSERT_EQ(reply.size(), 7u);
+  EXPECT_EQ(reply[3].to_string(), "unknown-run");
+  EXPECT_EQ(reply[4].to_string(), run);
+  // Another version, or a seq that is not a number, is a bad request.
+  for (const auto& bad : std::vector<std::vector<std::string>>{{"REPLAY", "2", topic, run, "1", "0"},
+                                                               {"REPLAY", "1", topic, run, "one", "0"},
+                                                               {"REPLAY", "1", topic, run, "-1", "0"}}) {
+    reply = askSnapshotSocket(publisher->boundSnapshotEndpoint(), bad);
+    ASSERT_EQ(reply.size(), 7u);
+    EXPECT_EQ(reply[3].to_string(), "bad-request");
+  }
+}
+
+TEST(Replay, ALateSubscriberGetsTheRunFromSeqOneInOrderWithoutDuplicates) {
+  auto publisher = replayingPublisher();
+  const std::string topic = topicFor("codes", "cam-late");
+  for (int i = 0; i < 20; ++i) publisher->publish(headerFor("codes", "cam-late"), Body().set("count", i));
+  ASSERT_TRUE(publisher->flush(kDeadline));
+  Subscriber subscriber(replayingSubscriberTo(*publisher));
+  // The first live event (seq 21) asks for 1..20 first; the catch-up on
+  // connect may come first and hand out the same: either way, once each.
+  std::vector<std::uint64_t> seqs;
+  const auto deadline = Clock::now() + kDeadline;
+  while (seqs.size() < 22 && Clock::now() < deadline) {
+    publisher->publish(headerFor("codes", "cam-late"), Body().set("count", 99));
+    for (auto received = subscriber.next(kPoll); received; received = subscriber.next(milliseconds(0))) {
+      if (received->event.topic == topic) seqs.push_back(received->event.header.seq);
+    }
+  }
+  ASSERT_GE(seqs.size(), 22u);
+  for (std::size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1) << "at " << i;
+  const TopicState& state = subscriber.topics().at(topic);
+  EXPECT_EQ(state.missed, 0u);
+  EXPECT_GE(state.recovered, 20u);
+}
+
+TEST(Replay, BeyondTheHistoryTheLossIsCountedExactly) {
+  constexpr std::size_t kHistory = 5;
+  auto publisher = replayingPublisher(kHistory);
+  const std::string topic = topicFor("faces", "cam-h");
+  for (int i = 0; i < 20; ++i) publisher->publish(headerFor("faces", "cam-h"), Body().set("count", i));
+  ASSERT_TRUE(publisher->flush(kDeadline));
+  SubscriberOptions options = replayingSubscriberTo(*publisher);
+  options.catch_up = false;
+  Subscriber subscriber(options);
+  subscriber.resume(topic, publisher->runId(), 3);  // stored up to seq 3 earlier
+  ASSERT_TRUE(handshake(*publisher, subscriber));
+  publisher->publish(headerFor("faces", "cam-h"), Body().set("count", 20));  // seq 21
+  std::vector<std::uint64_t> seqs;
+  std::uint64_t missed = 0;
+  while (seqs.empty() || seqs.back() < 21) {
+    auto received = nextOn(subscriber, topic);
+    ASSERT_TRUE(received);
+    seqs.push_back(received->event.header.seq);
+    missed += received->missed_before;
+  }
+  // Held when asked: 17..21 (five events, the live one included); 4..16 are gone.
+  EXPECT_EQ(seqs, (std::vector<std::uint64_t>{17, 18, 19, 20, 21}));
+  EXPECT_EQ(missed, 13u);
+  EXPECT_EQ(subscriber.topics().at(topic).recovered, 4u);
+}
+
+TEST(Replay, ForgedSeqOrRunIsRefusedAndDoesNotMuteTheTopic) {
+  auto publisher = replayingPublisher();
+  RawPublisher forger;
+  SubscriberOptions options = replayingSubscriberTo(*publisher);
+  options.endpoints.push_back(forger.endpoint());
+  Subscriber subscriber(options);
+  std::vector<std::string> reasons;
+  subscriber.onUntrusted([&](const Event&, const std::string& reason) { reasons.push_back(reason); });
+  const std::string topic = topicFor("faces", "cam-f");
+  ASSERT_TRUE(handshake(*publisher, subscriber));
+  // The forger is connected once one of its warm-ups was refused.
+  const auto connected = Clock::now() + kDeadline;
+  while (subscriber.stats().untrusted == 0 && Clock::now() < connected) {
+    forger.sendEvent("status", "forger", 1, publisher->runId());
+    subscriber.next(kPoll);
+  }
+  ASSERT_GT(subscriber.stats().untrusted, 0u);
+  reasons.clear();
+  publisher->publish(headerFor("faces", "cam-f"), Body().set("count", 1));
+  ASSERT_TRUE(nextOn(subscriber, topic));
+
+  forger.sendEvent("faces", "cam-f", static_cast<std::uint64_t>(INT64_MAX), publisher->runId());
+  forger.sendEvent("faces", "cam-f", 2, "0123456789abcdef");
+  // The two forgeries are refused once the publisher answered for each.
+  const auto deadline = Clock::now() + kDeadline;
+  while (subscriber.topics().at(topic).untrusted < 2 && Clock::now() < deadline) subscriber.next(kPoll);
+  ASSERT_EQ(subscriber.topics().at(topic).untrusted, 2u);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("never published"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("not the publisher's"), std::string::npos) << reasons[1];
+
+  // The real events go on being handed out.
+  for (std::uint64_t seq = 2; seq <= 4; ++seq) {
+    publisher->publish(headerFor("faces", "cam-f"), Body().set("count", 1));
+    auto received = nextOn(subscriber, topic);
+    ASSERT_TRUE(received) << "seq " << seq;
+    EXPECT_EQ(received->event.header.seq, seq);
+    EXPECT_EQ(received->missed_before, 0u);
+  }
 }
 
 TEST(Bus, QueueFullDropsAreCountedAndSeenAsGaps) {

@@ -219,6 +219,45 @@ TEST(Python, DocsExampleReceivesLiveEvents) {
   EXPECT_EQ(last_seq.size(), 2u) << "both topics reached the script";
 }
 
+// With the snapshot endpoint, the example catches up: what was published
+// before it joined comes first, replayed, in order, each seq once.
+TEST(Python, DocsExampleCatchesUpFromThePublishersHistory) {
+  ASSERT_TRUE(pythonHasModules());
+  constexpr std::uint64_t kBefore = 5;
+  constexpr std::size_t kEvents = 8;
+  PublisherOptions options;
+  options.endpoint = "tcp://127.0.0.1:*";
+  options.snapshot_endpoint = "tcp://127.0.0.1:*";
+  auto publisher = Publisher::acquire(options);
+  for (std::uint64_t n = 0; n < kBefore; ++n) {
+    Body faces;
+    fillFaces(faces, static_cast<int>(n));
+    publisher->publish(headerFor("faces", "py-late"), faces);
+  }
+  ASSERT_TRUE(publisher->flush(kDeadline));
+  Child script({kPython, sourceDir() + "/docs/examples/subscriber.py", publisher->boundEndpoint(),
+                std::to_string(kEvents), publisher->boundSnapshotEndpoint()});
+  std::vector<nlohmann::json> lines;
+  const auto deadline = Clock::now() + kDeadline;
+  for (int n = kBefore; lines.size() < kEvents && Clock::now() < deadline; ++n) {
+    Body faces;
+    fillFaces(faces, n);
+    publisher->publish(headerFor("faces", "py-late"), faces);
+    while (auto line = script.readLine(kPollMs)) {
+      ASSERT_TRUE(nlohmann::json::accept(*line)) << "not a JSON line: " << *line << "\n" << script.output();
+      lines.push_back(nlohmann::json::parse(*line));
+    }
+  }
+  ASSERT_GE(lines.size(), kEvents) << script.output();
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["seq"], i + 1) << lines[i].dump();
+    EXPECT_EQ(lines[i]["count"], i) << "the replayed body is the published one";
+  }
+  for (std::size_t i = 0; i < kBefore; ++i) EXPECT_EQ(lines[i]["replayed"], true) << lines[i].dump();
+  EXPECT_FALSE(lines.back().contains("replayed")) << "the live event that showed the gap comes last";
+  EXPECT_EQ(script.waitForExit(Clock::now() + kDeadline), 0) << script.output();
+}
+
 TEST(Python, DocsExampleSkipsANewerSchemaVersion) {
   ASSERT_TRUE(pythonHasModules());
   zmq::context_t context;

@@ -40,6 +40,7 @@ TEST(Config, DurationsAndNestedOptions) {
   const auto config = parseConfig(R"(bus:
   endpoint: ipc:///tmp/vigil.sock
   heartbeat: 250ms
+  history: 2m
 sources:
   - id: cam-2
     uri: testsrc://ball
@@ -48,6 +49,7 @@ sources:
     rtsp: {latency: 50ms, transport: tcp}
 )", "t.yaml");
   EXPECT_EQ(config.bus.heartbeat.count(), 250);
+  EXPECT_EQ(config.bus.history.count(), 120000);
   const auto& source = config.sources[0];
   EXPECT_EQ(source.watchdog.count(), 2000);
   EXPECT_EQ(source.reconnect_initial.count(), 100);

@@ -457,8 +457,11 @@ TEST_F(RecorderTest, HostileIdsHugeFramesAndHugeGapsAreHarmless) {
                         [&] { send("faces", "good-cam", *facesBody(4)); }))
       << recorder->err();
   constexpr auto kMaxSeq = static_cast<std::uint64_t>(INT64_MAX);
+  // Nobody to confirm a jump (no --snapshot): the first is refused, the one
+  // that follows it is taken, so a lone forged seq cannot move the topic.
   for (const std::string run : {"run1", "run2", "run3"}) {
     send("faces", "gap-cam", *facesBody(1), 1, run);
+    send("faces", "gap-cam", *facesBody(1), kMaxSeq - 1, run);
     send("faces", "gap-cam", *facesBody(1), kMaxSeq, run);
   }
   recorder::EventFilter gap_cam;
@@ -493,6 +496,7 @@ TEST_F(RecorderTest, HostileIdsHugeFramesAndHugeGapsAreHarmless) {
   EXPECT_EQ(log.find("\n[2024-01-01 00:00:00.000] [error] forged"), std::string::npos) << log;
   EXPECT_EQ(log.find("\n[error] forged"), std::string::npos) << log;
   EXPECT_NE(log.find("6 malformed"), std::string::npos) << log;
+  EXPECT_NE(log.find("3 refused as untrusted"), std::string::npos) << log;
 }
 
 // Writes `count` faces events of source "bulk" straight into a new store.
@@ -511,6 +515,45 @@ void fillStore(const std::string& db, std::int64_t count) {
     batch.push_back(recorder::makeIncoming(*decoded.event, header.ts_ns));
   }
   store.write(batch);
+}
+
+// Runs SQL on a database file outside the store (to make an old schema).
+void execSql(const std::string& db, const std::string& sql) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  char* error = nullptr;
+  EXPECT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(raw);
+}
+
+// A version 1 database (no unique index, no topics.recovered, an event stored
+// twice) is migrated when the recorder opens it: one copy stays, and a second
+// write of a stored (run, topic, seq) is a duplicate, never a second row.
+TEST(RecorderStore, MigratesVersionOneToOneRowPerRunTopicSeq) {
+  TempDir dir;
+  const std::string db = dir.file("v1.db");
+  fillStore(db, 3);
+  execSql(db, "DROP INDEX events_run_topic_seq; ALTER TABLE topics DROP COLUMN recovered;"
+              "INSERT INTO events(topic, kind, source, run, seq, ts, pts, frame, width, height, count, received_ns, raw)"
+              " SELECT topic, kind, source, run, seq, ts, pts, frame, width, height, count, received_ns, raw"
+              " FROM events WHERE seq = 2;"
+              "PRAGMA user_version = 1;");
+  {
+    recorder::EventStore old(db, recorder::EventStore::Open::kExisting);
+    ASSERT_EQ(old.total({}), 4) << "seq 2 twice before the migration";
+  }
+  recorder::EventStore store(db, recorder::EventStore::Open::kCreate);
+  EXPECT_EQ(store.database().scalarInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(store.total({}), 3);
+  fillStore(db, 4);  // seq 1..3 again, and 4
+  EXPECT_EQ(store.total({}), 4);
+  const auto topics = store.topics();
+  ASSERT_EQ(topics.size(), 1u);
+  EXPECT_EQ(topics[0].duplicates, 3);
+  EXPECT_EQ(topics[0].last_seq, 4);
+  EXPECT_EQ(topics[0].missed, 0);
+  EXPECT_EQ(topics[0].recovered, 0);
 }
 
 // The port the recorder printed for --http 127.0.0.1:0, or -1.

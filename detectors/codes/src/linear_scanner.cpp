@@ -53,6 +53,9 @@ LinearScanner::LinearScanner(const ReaderOptions& options)
     zbar::zbar_image_scanner_set_config(scanner, zbar::ZBAR_I25, zbar::ZBAR_CFG_MIN_LEN, itf_length_);
     zbar::zbar_image_scanner_set_config(scanner, zbar::ZBAR_I25, zbar::ZBAR_CFG_MAX_LEN, itf_length_);
   }
+  if (options.code39_min_length > 0) {
+    zbar::zbar_image_scanner_set_config(scanner, zbar::ZBAR_CODE39, zbar::ZBAR_CFG_MIN_LEN, options.code39_min_length);
+  }
 }
 
 LinearScanner::~LinearScanner() { zbar::zbar_image_scanner_destroy(scannerOf(scanner_)); }

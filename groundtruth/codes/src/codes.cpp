@@ -6,6 +6,7 @@
 #include <zint.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <random>
 #include <set>
@@ -33,12 +34,22 @@ constexpr std::int64_t kSlotGapFrames = 3;  // frames a slot stays empty between
 
 // "Hard" distortions, drawn per symbol.
 constexpr float kMaxMatrixAngle = 40.f;
-constexpr float kMaxLinearAngle = 10.f;   // zbar's scan lines must cross every bar
-constexpr float kMaxStackedAngle = 10.f;  // PDF417: zxing 1.4 scans its rows near-horizontally
+// Codes held to a camera or lying on a conveyor are turned every way; 30
+// degrees is what the field asks of 1-D and stacked codes (zbar's row and
+// column scan lines alone fail beyond a few degrees on long symbols).
+constexpr float kMaxLinearAngle = 30.f;
+constexpr float kMaxStackedAngle = 30.f;
 constexpr float kMaxSpin = 0.3f;          // degrees per frame
 constexpr float kMaxTilt = 0.2f;
 constexpr float kMaxBlurSigma = 0.7f;
 constexpr float kMaxNoiseSigma = 8.f;
+constexpr float kGlareShare = 0.3f;       // placements with glare
+constexpr float kMinGlare = 0.4f;
+constexpr float kMaxGlare = 0.9f;
+constexpr float kOcclusionShare = 0.25f;  // placements a hand passes over
+constexpr float kMinOcclusion = 0.15f;
+constexpr float kMaxOcclusion = 0.4f;
+const cv::Scalar kOccluderBgr(90, 120, 170);  // skin-like, mid grey in luma
 
 struct ZintSymbol {
   zint_symbol* symbol = ZBarcode_Create();
@@ -272,6 +283,43 @@ void CodeLayer::render(cv::Mat& bgr, std::int64_t frame, std::vector<TruthObject
     cv::cvtColor(patch_f, patch3, cv::COLOR_GRAY2BGR);
     cv::cvtColor(coverage_f, coverage3, cv::COLOR_GRAY2BGR);
     cv::Mat blended = target_f.mul(cv::Scalar::all(1.0) - coverage3) + patch3.mul(coverage3);
+    const cv::Rect2f& data = prepared.data;
+    // Symbol-relative (0..1 over the data area) to ROI pixels.
+    auto inRoi = [&](std::vector<cv::Point2f> relative) {
+      for (auto& point : relative) {
+        point = cv::Point2f(data.x + point.x * data.width, data.y + point.y * data.height);
+      }
+      std::vector<cv::Point2f> placed;
+      cv::perspectiveTransform(relative, placed, to_roi);
+      return placed;
+    };
+    if (placement.glare > 0.f) {
+      const cv::Point2f centre = inRoi({placement.glare_at})[0];
+      const float radius = placement.glare_radius * std::hypot(static_cast<float>(outer.width),
+                                                                static_cast<float>(outer.height));
+      cv::Mat highlight(blended.size(), CV_32F, cv::Scalar(0));
+      for (int y = 0; y < highlight.rows; ++y) {
+        auto* row = highlight.ptr<float>(y);
+        for (int x = 0; x < highlight.cols; ++x) {
+          const float d2 = (x - centre.x) * (x - centre.x) + (y - centre.y) * (y - centre.y);
+          row[x] = 255.f * placement.glare * std::exp(-d2 / (2.f * radius * radius));
+        }
+      }
+      cv::Mat highlight3;
+      cv::cvtColor(highlight, highlight3, cv::COLOR_GRAY2BGR);
+      blended += highlight3;
+    }
+    const std::int64_t visible = placement.path.end - placement.path.start;
+    const std::int64_t since_start = frame - placement.path.start;
+    const bool covered = placement.occlusion > 0.f && since_start >= visible / 3 && since_start < 2 * visible / 3;
+    if (covered) {
+      // Beyond the symbol's top, bottom and left edges, so its outline is not traced.
+      const float share = placement.occlusion;
+      const std::vector<cv::Point2f> hand = inRoi({{-0.2f, -0.2f}, {share, -0.2f}, {share, 1.2f}, {-0.2f, 1.2f}});
+      std::vector<cv::Point> polygon;
+      for (const auto& point : hand) polygon.emplace_back(cvRound(point.x), cvRound(point.y));
+      cv::fillConvexPoly(blended, polygon, kOccluderBgr, cv::LINE_AA);
+    }
     if (placement.blur_sigma > 0.f) {
       cv::GaussianBlur(blended, blended, cv::Size(), placement.blur_sigma);
     }
@@ -284,7 +332,6 @@ void CodeLayer::render(cv::Mat& bgr, std::int64_t frame, std::vector<TruthObject
     blended.convertTo(target, CV_8UC3);
 
     // Truth: the symbol proper (no quiet zone), present only if wholly in view.
-    const cv::Rect2f& data = prepared.data;
     std::vector<cv::Point2f> corners = {data.tl(), cv::Point2f(data.br().x, data.y), data.br(),
                                         cv::Point2f(data.x, data.br().y)};
     std::vector<cv::Point2f> placed;
@@ -295,7 +342,7 @@ void CodeLayer::render(cv::Mat& bgr, std::int64_t frame, std::vector<TruthObject
     object.box = cv::boundingRect(placed);
     object.text = placement.symbol.expectedText();
     object.format = codes::formatName(placement.symbol.format);
-    object.occluded = (outer & frame_rect) != outer;
+    object.occluded = covered || (outer & frame_rect) != outer;
     truth.push_back(std::move(object));
   }
 }
@@ -346,6 +393,12 @@ std::vector<CodePlacement> makeCodePlacements(const CodeSceneOptions& options) {
       placement.tilt = between(0.f, kMaxTilt);
       placement.blur_sigma = between(0.f, kMaxBlurSigma);
       placement.noise_sigma = between(0.f, kMaxNoiseSigma);
+      if (unit(random) < kGlareShare) {
+        placement.glare = between(kMinGlare, kMaxGlare);
+        placement.glare_at = cv::Point2f(between(0.f, 1.f), between(0.f, 1.f));
+        placement.glare_radius = between(0.1f, 0.3f);
+      }
+      if (unit(random) < kOcclusionShare) placement.occlusion = between(kMinOcclusion, kMaxOcclusion);
     }
     // Largest module size in range that keeps the symbol (turned, over its
     // whole travel) inside its slot.

@@ -9,6 +9,7 @@
 #include "vigil/notifier/engine.hpp"
 #include "vigil/notifier/sinks.hpp"
 #include "vigil/subscribers/receive.hpp"
+#include "vigil/subscribers/recovery.hpp"
 #include "vigil/subscribers/shutdown.hpp"
 
 #include <CLI/CLI.hpp>
@@ -337,7 +338,11 @@ int main(int argc, char** argv) {
     options.snapshot_endpoint = snapshot_endpoint;
     // Connected (and subscribed) before the snapshot is asked for, so nothing
     // published in between is missed; older duplicates are dropped by seq.
+    // The snapshot at start is asked for explicitly below; gaps and new runs
+    // are still replayed from the publisher's history.
+    options.catch_up = false;
     vigil::events::Subscriber subscriber(options);
+    sub::RecoveryLog recovery(subscriber);
     std::set<std::string> seen_topics;
     std::uint64_t rejected = 0;
     subscriber.onReject([&](vigil::events::DecodeStatus status, const std::string& detail) {
@@ -350,7 +355,9 @@ int main(int argc, char** argv) {
       spdlog::info("snapshot: current state of {} topics", snapshot.size());
       for (const auto& received : snapshot) {
         seen_topics.insert(received.event.topic);
-        engine.onEvent(received.event, true);
+        recovery.note(received);
+        // Replayed events happened: code reads among them fire their rules.
+        engine.onEvent(received.event, received.from_snapshot);
       }
       save();
     }
@@ -367,6 +374,7 @@ int main(int argc, char** argv) {
         if (seen_topics.insert(received->event.topic).second) {
           spdlog::info("watching topic {} (run {})", received->event.topic, received->event.header.run);
         }
+        recovery.note(*received);
         const auto too_long = engine.stats().texts_too_long;
         engine.onEvent(received->event);
         if (engine.stats().texts_too_long > too_long && too_long == 0) {
@@ -395,11 +403,11 @@ int main(int argc, char** argv) {
     dispatcher.stop(kDrainTimeout);
     const auto& stats = subscriber.stats();
     spdlog::info("stopped: {} events, {} alerts, {} clears, {} held back by cooldowns, {} code texts "
-                 "too long to match; bus: {} lost ({} gaps), {} malformed, {} too large, {} bad framing, "
-                 "{} beyond the topic limit",
+                 "too long to match; bus: {} lost ({} gaps), {} recovered by replay, {} refused as "
+                 "untrusted, {} malformed, {} too large, {} bad framing, {} beyond the topic limit",
                  stats.received, engine.stats().alerts, engine.stats().clears,
                  engine.stats().suppressed_by_cooldown, engine.stats().texts_too_long, stats.missed,
-                 stats.gaps, stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
+                 stats.gaps, stats.recovered, stats.untrusted, stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
     for (const auto& [name, sink] : dispatcher.stats()) {
       spdlog::info("sink '{}': {} delivered, {} failed, {} dropped", name, sink.delivered, sink.failed, sink.dropped);
     }

@@ -3,6 +3,7 @@
 #include "vigil/events/subscriber.hpp"
 #include "vigil/recorder/store.hpp"
 #include "vigil/subscribers/receive.hpp"
+#include "vigil/subscribers/recovery.hpp"
 #include "vigil/subscribers/shutdown.hpp"
 
 #include <spdlog/spdlog.h>
@@ -29,7 +30,7 @@ constexpr std::size_t kDrainBurst = 512;
 class Ingest {
  public:
   explicit Ingest(const RecorderOptions& options)
-      : options_(options), subscriber_(subscriberOptions(options)) {
+      : options_(options), subscriber_(subscriberOptions(options)), recovery_(subscriber_) {
     subscriber_.onReject([this](events::DecodeStatus status, const std::string& detail) {
       // Rate-limited: a hostile publisher must not flood the log.
       if (++rejected_ <= 10 || rejected_ % 1000 == 0) {
@@ -39,6 +40,11 @@ class Ingest {
     });
     if (!options.db_path.empty()) {
       store_.emplace(options.db_path, EventStore::Open::kCreate, options.busy_timeout, options.allow_symlink_db);
+      // Carry on from the last stored event of every topic: what the publisher
+      // sent meanwhile is replayed (within its history) or counted as lost.
+      for (const TopicRecord& topic : store_->topics()) {
+        subscriber_.resume(topic.topic, topic.run, static_cast<std::uint64_t>(topic.last_seq));
+      }
     }
   }
 
@@ -61,6 +67,7 @@ class Ingest {
     events::SubscriberOptions subscriber;
     subscriber.endpoints = options.endpoints;
     subscriber.topic_prefixes = options.topic_prefixes;
+    subscriber.snapshot_endpoint = options.snapshot_endpoint;
     return subscriber;
   }
 
@@ -98,13 +105,7 @@ class Ingest {
     if (seen_topics_.insert(event.topic).second) {
       spdlog::info("recording topic {} (run {})", event.topic, event.header.run);
     }
-    if (received.publisher_restarted) {
-      spdlog::info("{}: publisher restarted, new run {}", event.topic, event.header.run);
-    }
-    if (received.missed_before > 0) {
-      spdlog::warn("{}: {} events lost on the bus before seq {}", event.topic,
-                   received.missed_before, event.header.seq);
-    }
+    recovery_.note(received);
     if (options_.print) {
       std::string line = events::toJson(event.map());
       line += '\n';
@@ -114,6 +115,7 @@ class Ingest {
     if (!store_) return;
     if (pending_.empty()) first_pending_at_ = Clock::now();
     pending_.push_back(makeIncoming(event, events::wallClockNowNs()));
+    pending_.back().replayed = received.replayed;
   }
 
   bool flushDue(Clock::time_point now) const {
@@ -200,11 +202,12 @@ class Ingest {
       }
     }
     const auto& stats = subscriber_.stats();
-    spdlog::info("stopped: {} events received, {} written, {} lost on the bus ({} gaps, {} "
-                 "publisher restarts), {} malformed, {} too large, {} bad framing, {} beyond the "
-                 "topic limit",
-                 stats.received, written_, stats.missed, stats.gaps, stats.restarts,
-                 stats.malformed, stats.too_large, stats.bad_framing, stats.topic_overflow);
+    spdlog::info("stopped: {} events received ({} recovered by replay), {} written, {} lost ({} "
+                 "gaps, {} publisher restarts), {} refused as untrusted, {} replay requests "
+                 "unanswered, {} malformed, {} too large, {} bad framing, {} beyond the topic limit",
+                 stats.received, stats.recovered, written_, stats.missed, stats.gaps, stats.restarts,
+                 stats.untrusted, stats.replay_unanswered, stats.malformed, stats.too_large, stats.bad_framing,
+                 stats.topic_overflow);
     if (!pending_.empty()) {
       spdlog::error("{} events could not be written before shutdown", pending_.size());
       return 1;
@@ -214,6 +217,7 @@ class Ingest {
 
   const RecorderOptions& options_;
   events::Subscriber subscriber_;
+  subscribers::RecoveryLog recovery_;
   std::optional<EventStore> store_;
   std::deque<IncomingEvent> pending_;
   std::vector<IncomingEvent> batch_;

@@ -1,6 +1,6 @@
 // vigil-recorder: records the event bus into SQLite and answers queries.
 //
-//   vigil-recorder --connect tcp://127.0.0.1:5556 --db events.db [--http 127.0.0.1:8090]
+//   vigil-recorder --connect tcp://127.0.0.1:5556 [--snapshot tcp://127.0.0.1:5557] --db events.db [--http 127.0.0.1:8090]
 //   vigil-recorder --connect tcp://127.0.0.1:5556 --print          (tail: JSON lines)
 //   vigil-recorder query --db events.db --kind faces --count 3 --format table
 //   vigil-recorder delete --db events.db --from-id 10 --to-id 20
@@ -114,6 +114,10 @@ int main(int argc, char** argv) {
   std::string ttl, max_size, flush_interval = "200ms", retention_interval = "5s",
       log_level = "info";
   app.add_option("--connect", options.endpoints, "Event bus endpoint(s) to subscribe to");
+  app.add_option("--snapshot", options.snapshot_endpoint,
+                 "The publisher's snapshot endpoint (eventpublish snapshot-endpoint, bus.snapshot_endpoint): "
+                 "events missed while starting, restarting or on a gap are replayed from its history, "
+                 "and events it did not send are refused");
   app.add_option("--db", options.db_path, "SQLite database file (created if missing)");
   app.add_option("--topic", options.topic_prefixes, "Topic prefix(es) to record")
       ->default_str("vigil/");

@@ -174,15 +174,18 @@ std::string renderTopics(const std::vector<TopicRecord>& rows, OutputFormat form
     for (const auto& row : rows) {
       out.push_back({{"topic", row.topic}, {"run", row.run}, {"last_seq", row.last_seq},
                      {"received", row.received}, {"missed", row.missed}, {"gaps", row.gaps},
-                     {"restarts", row.restarts}, {"duplicates", row.duplicates}});
+                     {"restarts", row.restarts}, {"duplicates", row.duplicates},
+                     {"recovered", row.recovered}});
     }
     return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
-  Table table{{"topic", "run", "last_seq", "received", "missed", "gaps", "restarts", "duplicates"}};
+  Table table{{"topic", "run", "last_seq", "received", "missed", "gaps", "restarts", "duplicates",
+               "recovered"}};
   for (const auto& row : rows) {
     table.push_back({row.topic, row.run, std::to_string(row.last_seq), std::to_string(row.received),
                      std::to_string(row.missed), std::to_string(row.gaps),
-                     std::to_string(row.restarts), std::to_string(row.duplicates)});
+                     std::to_string(row.restarts), std::to_string(row.duplicates),
+                     std::to_string(row.recovered)});
   }
   return renderTable(table, format);
 }

@@ -16,7 +16,9 @@ namespace vigil::recorder {
 
 namespace {
 
-constexpr int kSchemaUserVersion = 1;
+// 1: first release. 2: each (run, topic, seq) stored once (a unique index;
+// replays and restarts may deliver an event twice), topics.recovered.
+constexpr int kSchemaUserVersion = 2;
 // Rows deleted per retention statement: small enough that the writer (same
 // thread) and readers (other connections) never wait long.
 constexpr std::int64_t kRetentionChunk = 5000;
@@ -55,7 +57,8 @@ CREATE INDEX IF NOT EXISTS status_history_source_ts ON status_history(source, ts
 CREATE TABLE IF NOT EXISTS topics(
   topic TEXT PRIMARY KEY, run TEXT NOT NULL, last_seq INTEGER NOT NULL,
   received INTEGER NOT NULL, missed INTEGER NOT NULL, gaps INTEGER NOT NULL,
-  restarts INTEGER NOT NULL, duplicates INTEGER NOT NULL);
+  restarts INTEGER NOT NULL, duplicates INTEGER NOT NULL,
+  recovered INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS gaps(
   id INTEGER PRIMARY KEY, topic TEXT NOT NULL, kind TEXT NOT NULL,
   run TEXT NOT NULL, previous_run TEXT NOT NULL,
@@ -63,6 +66,16 @@ CREATE TABLE IF NOT EXISTS gaps(
   detected_ns INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS gaps_detected ON gaps(detected_ns);
 )sql";
+
+// Version 1 to 2. A v1 database may hold an event twice (a snapshot replayed
+// across a restart): the oldest copy stays, then the index makes it the rule.
+constexpr const char* kMigrateFrom1 = R"sql(
+DELETE FROM events WHERE id NOT IN (SELECT min(id) FROM events GROUP BY run, topic, seq);
+ALTER TABLE topics ADD COLUMN recovered INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr const char* kUniqueEvents =
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_run_topic_seq ON events(run, topic, seq)";
 
 using Binding = std::variant<std::int64_t, std::string>;
 
@@ -189,14 +202,22 @@ EventStore::EventStore(const std::string& path, Open open, std::chrono::millisec
     createSchema();
     prepareWriters();
   }
-  Statement load = db_.prepare(
-      "SELECT topic, run, last_seq, received, missed, gaps, restarts, duplicates FROM topics");
+  Statement load = db_.prepare(topicsSelect());
   while (load.step()) {
     TopicRecord record{load.columnText(0), load.columnText(1), load.columnInt(2),
                        load.columnInt(3),  load.columnInt(4),  load.columnInt(5),
-                       load.columnInt(6),  load.columnInt(7)};
+                       load.columnInt(6),  load.columnInt(7),  load.columnInt(8)};
     topics_[record.topic] = record;
   }
+}
+
+std::string EventStore::topicsSelect() {
+  // A version 1 database read without migrating it (queries open it as it
+  // is) has no `recovered`: nothing was recovered then.
+  const bool has_recovered =
+      db_.scalarInt("SELECT count(*) FROM pragma_table_info('topics') WHERE name = 'recovered'") > 0;
+  return std::string("SELECT topic, run, last_seq, received, missed, gaps, restarts, duplicates, ") +
+         (has_recovered ? "recovered" : "0") + " FROM topics";
 }
 
 void EventStore::createSchema() {
@@ -207,13 +228,15 @@ void EventStore::createSchema() {
   }
   Transaction transaction(db_);
   db_.exec(kSchema);
+  if (version == 1) db_.exec(kMigrateFrom1);
+  db_.exec(kUniqueEvents);
   db_.exec("PRAGMA user_version = " + std::to_string(kSchemaUserVersion));
   transaction.commit();
 }
 
 void EventStore::prepareWriters() {
   insert_event_ = db_.prepare(
-      "INSERT INTO events(topic, kind, source, run, seq, ts, pts, frame, width, height, count, "
+      "INSERT OR IGNORE INTO events(topic, kind, source, run, seq, ts, pts, frame, width, height, count, "
       "received_ns, raw) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
   insert_zone_ =
       db_.prepare("INSERT INTO zone_counts(event_id, source, zone, ts, count) VALUES(?,?,?,?,?)");
@@ -228,7 +251,7 @@ void EventStore::prepareWriters() {
       "VALUES(?,?,?,?,?,?,?,?)");
   upsert_topic_ = db_.prepare(
       "INSERT OR REPLACE INTO topics(topic, run, last_seq, received, missed, gaps, restarts, "
-      "duplicates) VALUES(?,?,?,?,?,?,?,?)");
+      "duplicates, recovered) VALUES(?,?,?,?,?,?,?,?,?)");
 }
 
 void EventStore::write(const std::vector<IncomingEvent>& batch) {
@@ -250,17 +273,30 @@ void EventStore::write(const std::vector<IncomingEvent>& batch) {
       found->second.topic = event.topic;
     }
     TopicRecord& topic = found->second;
-    if (topic.received > 0 && topic.run == header.run && seq <= topic.last_seq) {
-      ++topic.duplicates;  // already stored (e.g. a snapshot replay): keep one copy
+    const auto count = subscribers::eventCount(event);
+    insert_event_.bind(1, std::string_view(event.topic)).bind(2, std::string_view(header.kind))
+        .bind(3, std::string_view(header.source)).bind(4, std::string_view(header.run))
+        .bind(5, seq).bind(6, header.ts_ns).bind(7, header.pts_ns)
+        .bind(8, static_cast<std::int64_t>(header.frame)).bind(9, header.width)
+        .bind(10, header.height).bind(11, count).bind(12, incoming.received_ns)
+        .bindBlob(13, incoming.raw.data(), incoming.raw.size());
+    insert_event_.run();
+    if (db_.changes() == 0) {
+      ++topic.duplicates;  // this (run, topic, seq) is stored already: keep one copy
       continue;
     }
     if (topic.received > 0 && topic.run != header.run) {
+      // A new run counts from 1: what it sent before this event is lost to us.
       ++topic.restarts;
+      const std::int64_t missed = seq > 0 ? seq - 1 : 0;
+      topic.missed = missed > INT64_MAX - topic.missed ? INT64_MAX : topic.missed + missed;
+      if (missed > 0 && topic.gaps < INT64_MAX) ++topic.gaps;
       insert_gap_.bind(1, std::string_view(event.topic)).bind(2, std::string_view("restart"))
           .bind(3, std::string_view(header.run)).bind(4, std::string_view(topic.run))
-          .bind(5, topic.last_seq).bind(6, seq).bind(7, std::int64_t{0})
+          .bind(5, topic.last_seq).bind(6, seq).bind(7, missed)
           .bind(8, incoming.received_ns);
       insert_gap_.run();
+      topic.last_seq = 0;
     } else if (topic.received > 0 && seq - 1 > topic.last_seq) {
       // seq and last_seq are both in [0, INT64_MAX]: the difference cannot
       // overflow, the running sums could (a hostile seq): they saturate.
@@ -273,17 +309,13 @@ void EventStore::write(const std::vector<IncomingEvent>& batch) {
       insert_gap_.run();
     }
     topic.run = header.run;
-    topic.last_seq = seq;
+    // An older event arriving late (stored above, it was missing) never moves
+    // the topic back; and no single event can hide later ones: those are kept
+    // by the unique index, not by last_seq.
+    topic.last_seq = std::max(topic.last_seq, seq);
     ++topic.received;
+    if (incoming.replayed) ++topic.recovered;
 
-    const auto count = subscribers::eventCount(event);
-    insert_event_.bind(1, std::string_view(event.topic)).bind(2, std::string_view(header.kind))
-        .bind(3, std::string_view(header.source)).bind(4, std::string_view(header.run))
-        .bind(5, seq).bind(6, header.ts_ns).bind(7, header.pts_ns)
-        .bind(8, static_cast<std::int64_t>(header.frame)).bind(9, header.width)
-        .bind(10, header.height).bind(11, count).bind(12, incoming.received_ns)
-        .bindBlob(13, incoming.raw.data(), incoming.raw.size());
-    insert_event_.run();
     const std::int64_t event_id = db_.lastInsertId();
 
     for (const auto& [zone, zone_count] : subscribers::zoneCounts(event)) {
@@ -311,7 +343,8 @@ void EventStore::write(const std::vector<IncomingEvent>& batch) {
   for (const auto& [name, topic] : touched) {
     upsert_topic_.bind(1, std::string_view(name)).bind(2, std::string_view(topic.run))
         .bind(3, topic.last_seq).bind(4, topic.received).bind(5, topic.missed)
-        .bind(6, topic.gaps).bind(7, topic.restarts).bind(8, topic.duplicates);
+        .bind(6, topic.gaps).bind(7, topic.restarts).bind(8, topic.duplicates)
+        .bind(9, topic.recovered);
     upsert_topic_.run();
   }
   transaction.commit();
@@ -452,14 +485,12 @@ std::vector<GapRecord> EventStore::gaps(const EventFilter& filter) {
 }
 
 std::vector<TopicRecord> EventStore::topics() {
-  Statement statement = db_.prepare(
-      "SELECT topic, run, last_seq, received, missed, gaps, restarts, duplicates FROM topics "
-      "ORDER BY topic");
+  Statement statement = db_.prepare(topicsSelect() + " ORDER BY topic");
   std::vector<TopicRecord> rows;
   while (statement.step()) {
     rows.push_back({statement.columnText(0), statement.columnText(1), statement.columnInt(2),
                     statement.columnInt(3), statement.columnInt(4), statement.columnInt(5),
-                    statement.columnInt(6), statement.columnInt(7)});
+                    statement.columnInt(6), statement.columnInt(7), statement.columnInt(8)});
   }
   return rows;
 }

@@ -30,11 +30,27 @@ struct SubscriberOptions {
   // bounds the memory a flood of invented topics can take.
   std::size_t max_topics = 4096;
   int receive_high_water_mark = 100000;
+  // While nothing is connected ZeroMQ retries this often; the maximum keeps
+  // its exponential backoff short, so a subscriber started before the
+  // publisher connects within half a second of the publisher binding.
   std::chrono::milliseconds reconnect_interval{100};
-  std::chrono::milliseconds reconnect_interval_max{5000};
-  // Optional: the publisher's snapshot endpoint; snapshot() asks it for the
-  // newest event per topic so a late joiner starts from the current state.
+  std::chrono::milliseconds reconnect_interval_max{500};
+  // Optional: the publisher's snapshot endpoint. snapshot() asks it for the
+  // newest event per topic so a late joiner starts from the current state, and
+  // with it the subscriber replays what it missed (docs/EVENTS.md section 6):
+  // on a gap, on a topic's or run's first event with seq > 1, and when the
+  // bus (re)connects (catch_up). It also confirms every new run and every
+  // jump in seq: an event the publisher did not send is refused (untrusted).
   std::string snapshot_endpoint;
+  std::chrono::milliseconds replay_timeout{1000};  // per request; then: not answered
+  // When the bus (re)connects, ask the snapshot socket which topics exist and
+  // replay each from where this subscriber stands (see resume()).
+  bool catch_up = true;
+  // Without an answer from the publisher (no snapshot endpoint, or it is
+  // silent) a jump of more than this in seq is held as suspect and refused,
+  // unless the next event of the topic follows it: one forged seq cannot
+  // move the topic's position.
+  std::uint64_t max_unconfirmed_gap = 1'000'000;
 };
 
 // What the subscriber knows of one topic.
@@ -44,7 +60,10 @@ struct TopicState {
   std::uint64_t received = 0;
   std::uint64_t missed = 0;      // messages lost in gaps (sum over gaps)
   std::uint64_t gaps = 0;        // number of gaps seen
-  std::uint64_t restarts = 0;    // new `run`: the publisher restarted, not a loss
+  std::uint64_t restarts = 0;    // new `run`: the publisher restarted
+  std::uint64_t recovered = 0;   // events replayed by the publisher after a gap
+  std::uint64_t untrusted = 0;   // refused: run not confirmed, or seq never published
+  std::uint64_t suspect_seq = 0; // unconfirmed jump waiting for its successor
 };
 
 struct SubscriberStats {
@@ -59,6 +78,10 @@ struct SubscriberStats {
   std::uint64_t stale = 0;       // seq at or below one already seen in this run (duplicates)
   std::uint64_t topic_overflow = 0;  // events dropped: more topics than max_topics
   std::uint64_t reconnects = 0;  // dropped connections ZeroMQ gave up (oversized frame) and we made again
+  std::uint64_t recovered = 0;   // sum of TopicState::recovered
+  std::uint64_t untrusted = 0;   // sum of TopicState::untrusted
+  std::uint64_t replay_unanswered = 0;  // replay requests the publisher did not answer in time
+  std::uint64_t catch_ups = 0;   // catch-ups answered by the publisher
 };
 // Counters saturate at INT64_MAX (a hostile seq cannot wrap them, and every
 // value fits the signed 64-bit integers of SQLite and JSON readers).
@@ -69,6 +92,7 @@ struct Received {
   std::uint64_t missed_before = 0;  // events of this topic lost just before this one
   bool publisher_restarted = false; // first event of a new run on this topic
   bool from_snapshot = false;
+  bool replayed = false;            // recovered from the publisher's history
 };
 
 class Subscriber {
@@ -85,6 +109,15 @@ class Subscriber {
   // Late-joiner state: the newest event of every topic, from the publisher's
   // snapshot socket. Empty when none is configured or it did not answer.
   std::vector<Received> snapshot(std::chrono::milliseconds timeout);
+
+  // Where this subscriber stood on a topic before it started (e.g. the last
+  // event a recorder stored): events after it are replayed, a new run is a
+  // restart. Call before next().
+  void resume(const std::string& topic, const std::string& run, std::uint64_t last_seq);
+
+  // Why an event was refused as untrusted (topic, reason), for logging.
+  using UntrustedHandler = std::function<void(const Event& event, const std::string& reason)>;
+  void onUntrusted(UntrustedHandler handler);
 
   const SubscriberStats& stats() const;
   const std::map<std::string, TopicState>& topics() const;

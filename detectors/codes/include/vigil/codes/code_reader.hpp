@@ -43,6 +43,14 @@ struct ReaderOptions {
   // scan line reading only part of it: accept only this length and, at 14
   // digits (ITF-14), only a valid GS1 check digit.
   int itf_length = 14;
+  // Code 39 has no check character: a scan line over text or a fence can
+  // spell a valid one- or two-character symbol (the field corpus' dev split
+  // read "R" off a background). Shorter reads are dropped.
+  int code39_min_length = 3;
+  // Candidates mode: a crop that read nothing and whose edges share one
+  // clear orientation is read again turned upright (zbar scans only rows
+  // and columns; zxing 1.4's PDF417 and Aztec detectors fail when turned).
+  bool read_turned = true;
 };
 
 struct Code {

@@ -46,6 +46,16 @@ struct CodePlacement {
   float tilt = 0.f;             // perspective: 0 = flat, 0.25 = far edge 25 % shorter
   float blur_sigma = 0.f;       // Gaussian blur over the symbol, pixels
   float noise_sigma = 0.f;      // Gaussian noise over the symbol, grey levels
+  // Specular glare: a highlight of this strength (share of full white, 0 =
+  // none) centred at `glare_at` (in symbol-relative coordinates, 0..1), with
+  // a radius of `glare_radius` times the symbol's diagonal.
+  float glare = 0.f;
+  cv::Point2f glare_at{0.5f, 0.5f};
+  float glare_radius = 0.2f;
+  // Partial occlusion (a hand or a label passing over): this share of the
+  // symbol's width, from its left edge, is covered during the middle third of
+  // its visible frames, which then count as occluded (not wholly visible).
+  float occlusion = 0.f;
 };
 
 // Draws the placements. A symbol counts as present (TruthObject::occluded =

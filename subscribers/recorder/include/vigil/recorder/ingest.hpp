@@ -13,6 +13,9 @@ namespace vigil::recorder {
 struct RecorderOptions {
   std::vector<std::string> endpoints;
   std::vector<std::string> topic_prefixes{"vigil/"};
+  // The publisher's snapshot endpoint: with it, missed events are replayed
+  // from the publisher's history and unconfirmed runs and seqs are refused.
+  std::string snapshot_endpoint;
   std::string db_path;          // empty: do not record (print-only tail)
   bool allow_symlink_db = false;  // follow a db_path that is a symbolic link
   bool print = false;           // every event as one JSON line on stdout

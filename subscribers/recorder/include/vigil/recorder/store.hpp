@@ -22,6 +22,7 @@ struct IncomingEvent {
   events::Event event;
   std::string raw;               // the msgpack map as stored (re-packed from the decoded event)
   std::int64_t received_ns = 0;  // wall clock at the recorder
+  bool replayed = false;         // recovered from the publisher's history
 };
 IncomingEvent makeIncoming(const events::Event& event, std::int64_t received_ns);
 
@@ -79,6 +80,7 @@ struct GapRecord {
 struct TopicRecord {
   std::string topic, run;
   std::int64_t last_seq = 0, received = 0, missed = 0, gaps = 0, restarts = 0, duplicates = 0;
+  std::int64_t recovered = 0;  // of `received`: replayed by the publisher after a gap
 };
 
 struct RetentionResult {
@@ -120,6 +122,7 @@ class EventStore {
 
  private:
   void createSchema();
+  std::string topicsSelect();
   void prepareWriters();
 
   Database db_;

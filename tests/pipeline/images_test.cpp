@@ -202,7 +202,9 @@ TEST(AnalyzeCommand, OneJsonObjectPerImageAndTheRedactedCopy) {
   EXPECT_EQ(codeTexts(report), expected);
   for (const auto& code : report["codes"]["objects"]) {
     EXPECT_TRUE(code.contains("format") && code.contains("box") && code.contains("first_seen"));
-    if (code["format"] == "datamatrix") EXPECT_EQ(code["gs1"]["01"], "09501101530003") << code.dump();
+    if (code["format"] == "datamatrix") {
+      EXPECT_EQ(code["gs1"]["01"], "09501101530003") << code.dump();
+    }
   }
   ASSERT_GE(report["plates"]["count"], 1) << report.dump();
   for (const auto& plate : report["plates"]["objects"]) {

@@ -50,6 +50,15 @@ struct Subscriber::State {
   // event published between the first catch-up and then reached neither.
   bool catch_up_on_message = false;
   std::chrono::steady_clock::time_point catch_up_at{};
+  std::optional<CurveKeyPair> curve_key;  // this client's, when on a CURVE bus
+  CurveKey server_key{};
+
+  void clientCurve(zmq::socket_t& target) const {
+    if (!curve_key) return;
+    target.set(zmq::sockopt::curve_serverkey, zmq::buffer(server_key));
+    target.set(zmq::sockopt::curve_publickey, zmq::buffer(curve_key->public_key));
+    target.set(zmq::sockopt::curve_secretkey, zmq::buffer(curve_key->secret_key));
+  }
 
   void startMonitor() {
     const std::string address = "inproc://vigil-subscriber-monitor-" +
@@ -147,6 +156,7 @@ struct Subscriber::State {
       // Every frame of a reply is one event (or a short field): bounded like one.
       dealer->set(zmq::sockopt::maxmsgsize,
                   static_cast<std::int64_t>(std::min<std::size_t>(options.limits.max_bytes, INT64_MAX)));
+      clientCurve(*dealer);
       dealer->connect(options.snapshot_endpoint);
     }
     return *dealer;
@@ -389,6 +399,14 @@ struct Subscriber::State {
 Subscriber::Subscriber(SubscriberOptions options) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.options = std::move(options);
+  if (s.options.curve.enabled()) {
+    if (s.options.curve.secret_key_file.empty() || s.options.curve.server_key_file.empty()) {
+      throw std::runtime_error("a CURVE subscriber needs both its own secret key and the publisher's public key");
+    }
+    s.curve_key = readCurveSecretKey(s.options.curve.secret_key_file);
+    s.server_key = readCurveKey(s.options.curve.server_key_file);
+    s.clientCurve(s.socket);
+  }
   s.socket.set(zmq::sockopt::rcvhwm, s.options.receive_high_water_mark);
   s.socket.set(zmq::sockopt::reconnect_ivl, static_cast<int>(s.options.reconnect_interval.count()));
   s.socket.set(zmq::sockopt::reconnect_ivl_max,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vigil/events/codec.hpp"
+#include "vigil/events/curve.hpp"
 
 #include <chrono>
 #include <climits>
@@ -51,6 +52,9 @@ struct SubscriberOptions {
   // unless the next event of the topic follows it: one forged seq cannot
   // move the topic's position.
   std::uint64_t max_unconfirmed_gap = 1'000'000;
+  // A CURVE client on the bus and the snapshot socket: both files are needed
+  // (the constructor throws, naming the file, when one cannot be read).
+  CurveClientOptions curve;
 };
 
 // What the subscriber knows of one topic.

@@ -389,6 +389,12 @@ void SourceSession::buildAnalytics() {
   g_object_set(publish_.get(), "endpoint", bus_.endpoint.c_str(), "snapshot-endpoint", bus_.snapshot_endpoint.c_str(),
                "source-id", source_.id.c_str(), "heartbeat-interval", static_cast<guint>(bus_.heartbeat.count()),
                "history", static_cast<guint>(bus_.history.count()), nullptr);
+  if (!bus_.curve_server_key.empty()) {
+    std::string allow;
+    for (const auto& entry : bus_.curve_allow) allow += (allow.empty() ? "" : ",") + entry;
+    g_object_set(publish_.get(), "curve-server-key", bus_.curve_server_key.c_str(), "curve-authorized-keys",
+                 bus_.curve_authorized_keys.c_str(), "curve-allow", allow.c_str(), nullptr);
+  }
   gst_bin_add(bin, GST_ELEMENT(gst_object_ref(publish_.get())));
   gst_element_link(previous, publish_.get());
 

@@ -121,6 +121,15 @@ KeyFiles writeCurveKeyPair(const CurveKeyPair& pair, const std::string& director
 }
 
 CurveKey readCurveKey(const std::string& path) {
+  // A key file is a few lines: anything else (a device, a FIFO, a huge file
+  // named by mistake) is refused before it is read.
+  constexpr std::uintmax_t kMaxKeyFileBytes = 4096;
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error) throw std::runtime_error("cannot read " + path + ": " + error.message());
+  if (!std::filesystem::is_regular_file(status) || std::filesystem::file_size(path, error) > kMaxKeyFileBytes) {
+    throw std::runtime_error(path + " is not a key file (a regular file of at most 4 KiB)");
+  }
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
   std::string line;

@@ -632,7 +632,7 @@ void parseCurve(const Reader& reader, const YAML::Node& curve, BusConfig& bus) {
   if (!curve.IsMap()) reader.fail(curve, "bus.curve", "expected a mapping with server_key and authorized_keys");
   reader.onlyKeys(curve, "bus.curve", {"server_key", "authorized_keys", "allow"});
   for (const char* key : {"server_key", "authorized_keys"}) {
-    if (!curve[key]) reader.fail(curve, std::string("bus.curve.") + key, "missing (see docs/EVENTS.md section 7)");
+    if (!curve[key]) reader.fail(curve, std::string("bus.curve.") + key, "missing (see docs/EVENTS.md section 10)");
   }
   if (!vigil::events::curveAvailable()) reader.fail(curve, "bus.curve", "this libzmq was built without CURVE");
   bus.curve_server_key = reader.string(curve["server_key"], "bus.curve.server_key");
@@ -714,7 +714,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
       reader.fail(bus[key], std::string("bus.") + key,
                   "'" + value + "' can be reached from other hosts, and the bus has no authentication: add "
                   "`curve: {server_key: FILE, authorized_keys: DIR}` under bus (make the keys with `vigil keygen "
-                  "NAME`, see docs/EVENTS.md section 7), bind 127.0.0.1, or set `insecure: true` under bus");
+                  "NAME`, see docs/EVENTS.md section 10), bind 127.0.0.1, or set `insecure: true` under bus");
     }
   }
   if (root["rtsp_server"]) {

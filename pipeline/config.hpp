@@ -69,7 +69,7 @@ struct BusConfig {
   // Events kept per topic for subscribers that missed them (served on the
   // snapshot endpoint): eventpublish's `history`.
   std::chrono::milliseconds history{60000};
-  // CURVE (docs/EVENTS.md section 7), `bus.curve`: the publisher's secret key
+  // CURVE (docs/EVENTS.md section 10), `bus.curve`: the publisher's secret key
   // file, the directory of the subscribers' public keys, and optionally the
   // addresses they may connect from. Empty server key: no CURVE.
   std::string curve_server_key;

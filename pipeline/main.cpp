@@ -160,7 +160,7 @@ int demoCommand(const std::vector<std::string>& arguments, const std::string& lo
 }
 
 // A CURVE key pair for the bus: NAME.key stays on this host, NAME.pub goes
-// to the hosts that must trust it (docs/EVENTS.md section 7).
+// to the hosts that must trust it (docs/EVENTS.md section 10).
 int keygenCommand(const std::string& name, const std::string& directory) {
   if (!vigil::events::curveAvailable()) {
     throw std::runtime_error("this libzmq has no CURVE support (zmq_has(\"curve\") is false)");

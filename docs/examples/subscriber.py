@@ -6,7 +6,7 @@ Usage: subscriber.py [--curve-key NAME.key --server-key SERVER.pub] [ENDPOINT] [
 Exits after COUNT events when given. With the publisher's SNAPSHOT-ENDPOINT it
 catches up: what it missed (before it joined, or in a gap) is replayed from the
 publisher's history and printed first, in order, marked "replayed".
-On a CURVE bus (docs/EVENTS.md section 7) give this subscriber's secret key
+On a CURVE bus (docs/EVENTS.md section 10) give this subscriber's secret key
 (`vigil keygen NAME`; NAME.pub must be in the publisher's authorized keys)
 and the publisher's public key.
 Debian 12: apt install python3-zmq python3-msgpack

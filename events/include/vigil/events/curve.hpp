@@ -1,6 +1,6 @@
 // Bus security with ZeroMQ's own CURVE (encryption and server authentication)
 // and ZAP (which client keys and addresses may connect): key files, the
-// authorized-keys directory, and address ranges. See docs/EVENTS.md section 7.
+// authorized-keys directory, and address ranges. See docs/EVENTS.md section 10.
 #pragma once
 
 #include <array>

@@ -25,7 +25,7 @@ struct PublisherOptions {
   std::size_t history_max_events = 100000;
   std::size_t history_max_bytes = 64u << 20;
   // CURVE on both sockets, with only authorized client keys let in
-  // (docs/EVENTS.md section 7). Key files are read when the publisher binds.
+  // (docs/EVENTS.md section 10). Key files are read when the publisher binds.
   CurveServerOptions curve;
 };
 

@@ -18,7 +18,7 @@ struct RecorderOptions {
   // The publisher's snapshot endpoint: with it, missed events are replayed
   // from the publisher's history and unconfirmed runs and seqs are refused.
   std::string snapshot_endpoint;
-  // On a CURVE bus (docs/EVENTS.md section 7): this recorder's secret key
+  // On a CURVE bus (docs/EVENTS.md section 10): this recorder's secret key
   // and the publisher's public key.
   events::CurveClientOptions curve;
   std::string db_path;          // empty: do not record (print-only tail)

@@ -1,11 +1,14 @@
 // One source, isolated: a fragile *source pipeline* (RTSP, camera, file,
-// decoder) that is torn down and rebuilt whenever it fails, feeding a stable
-// *analytics pipeline* (analysers, publisher, outputs) through appsink/appsrc.
-// The analytics side never restarts, so frame numbers, timestamps, tracks and
-// event sequence numbers carry on across reconnects.
+// decoder; sources.hpp) that is torn down and rebuilt whenever it fails,
+// feeding a stable *analytics pipeline* (analysers, publisher, outputs;
+// recipes.hpp) through appsink/appsrc. The analytics side never restarts, so
+// frame numbers, timestamps, tracks and event sequence numbers carry on
+// across reconnects. The session is the state machine between them: start,
+// watchdog, reconnect with backoff, end of stream, stop.
 #pragma once
 
 #include "config.hpp"
+#include "sources.hpp"
 #include "vigil/gst/ptr.hpp"
 
 #include <gst/gst.h>
@@ -18,20 +21,8 @@
 
 namespace vigil::pipeline {
 
-// A new element of `factory`; throws std::runtime_error naming the missing plugin.
-gst::ElementPtr makeElement(const char* factory, const char* name = nullptr);
-// Sets a property from text using the property's own type (enums by nick).
-// Throws std::runtime_error naming the property.
-void setPropertyFromText(GstElement* element, const std::string& property, const std::string& value);
-
 class OutputServer;
 struct FrameBridge;
-struct FeedContext;
-
-// Source pipelines are stopped on background threads (see the .cpp). At exit:
-// wait for them, bounded; false if some never finished.
-bool waitForSourceTeardowns(std::chrono::milliseconds timeout);
-int sourceTeardownsInFlight();
 
 class SourceSession {
  public:
@@ -69,7 +60,6 @@ class SourceSession {
   gst::SamplePtr snapshotSample() const;
 
  private:
-  void buildAnalytics();
   void startSource();
   void teardownSource();
   void scheduleRestart(const std::string& reason);
@@ -92,7 +82,7 @@ class SourceSession {
   gst::ElementPtr analytics_;
   gst::ElementPtr appsrc_;
   gst::ElementPtr publish_;
-  gst::ElementPtr snapshot_sink_;  // set once in buildAnalytics(), then read from any thread
+  gst::ElementPtr snapshot_sink_;  // set once in start(), then read from any thread
   gst::ElementPtr source_pipeline_;
   guint analytics_watch_ = 0;
   guint source_watch_ = 0;

@@ -1,7 +1,7 @@
 #include "still_analyser.hpp"
 
+#include "elements.hpp"
 #include "snapshot.hpp"
-#include "source_session.hpp"
 #include "vigil/analytics/registry.hpp"
 #include "vigil/events/keys.hpp"
 #include "vigil/gst/meta.hpp"

@@ -68,9 +68,11 @@ using vigil::analytics::kCodes;
 
 namespace key = vigil::events::key::codes;
 
+// Every frame by default: conveyors move codes quickly through the picture.
+constexpr guint kDefaultInterval = vigil::gst::kDefaultAnalyserInterval;
 constexpr const char* kDefaultFormats = "all";
 constexpr const char* kDefaultRoi = "";
-constexpr gboolean kDefaultReportLeft = FALSE;
+constexpr bool kDefaultReportLeft = false;
 constexpr guint kDefaultLostAfter = 10;
 constexpr guint kMaxLostAfter = 100000;
 constexpr double kReadScore = 1.0;  // decoders either read a code or not
@@ -78,13 +80,12 @@ constexpr double kReadScore = 1.0;  // decoders either read a code or not
 // small overlap is enough to continue a track.
 constexpr float kTrackMinIou = 0.05f;
 
+// What the user sets; the defaults are these initialisers (see properties below).
 struct Settings {
   std::string formats_text = kDefaultFormats;
-  vigil::codes::FormatSet formats = vigil::codes::FormatSet::all();
-  std::string formats_error;  // why formats_text was rejected; start() refuses it
+  vigil::codes::FormatSet formats = vigil::codes::FormatSet::all();  // parsed from formats_text
   std::string roi_text = kDefaultRoi;
-  std::optional<cv::Rect2f> roi;  // normalised; none = whole frame
-  std::string roi_error;
+  std::optional<cv::Rect2f> roi;  // parsed from roi_text, normalised; none = whole frame
   bool report_left = kDefaultReportLeft;
   guint lost_after = kDefaultLostAfter;
 };
@@ -130,6 +131,9 @@ std::optional<cv::Rect2f> parseRoi(const std::string& text) {
   return roi;
 }
 
+void parseFormats(Settings& settings) { settings.formats = vigil::codes::parseFormatList(settings.formats_text); }
+void parseRegion(Settings& settings) { settings.roi = parseRoi(settings.roi_text); }
+
 }  // namespace
 
 struct _VigilCodeReader {
@@ -139,14 +143,6 @@ struct _VigilCodeReader {
 
 G_DEFINE_TYPE(VigilCodeReader, vigil_code_reader, VIGIL_TYPE_ANALYSER)
 GST_ELEMENT_REGISTER_DEFINE(codereader, kCodes.element, GST_RANK_NONE, VIGIL_TYPE_CODE_READER)
-
-enum {
-  PROP_0,
-  PROP_FORMATS,
-  PROP_ROI,
-  PROP_REPORT_LEFT,
-  PROP_LOST_AFTER,
-};
 
 namespace {
 
@@ -314,17 +310,8 @@ void carryFrame(VigilAnalyser* base, GstBuffer* buffer) {
 
 gboolean startReading(VigilAnalyser* base) {
   Private* priv = VIGIL_CODE_READER(base)->priv;
+  // The base has already refused to start on a formats or roi that did not parse.
   const Settings settings = priv->settings.copy();
-  if (!settings.formats_error.empty()) {
-    GST_ELEMENT_ERROR(base, RESOURCE, SETTINGS, ("invalid formats: %s", settings.formats_error.c_str()),
-                      ("formats=\"%s\"", settings.formats_text.c_str()));
-    return FALSE;
-  }
-  if (!settings.roi_error.empty()) {
-    GST_ELEMENT_ERROR(base, RESOURCE, SETTINGS, ("invalid roi: %s", settings.roi_error.c_str()),
-                      ("roi=\"%s\"", settings.roi_text.c_str()));
-    return FALSE;
-  }
   auto running = std::make_unique<Running>();
   ensureRunningMatches(*running, settings);
   priv->running = std::move(running);
@@ -335,56 +322,25 @@ void stopReading(VigilAnalyser* base) { VIGIL_CODE_READER(base)->priv->running.r
 
 }  // namespace
 
-static void vigil_code_reader_set_property(GObject* object, guint id, const GValue* value, GParamSpec* spec) {
-  Private* priv = privateOf(object);
-  std::optional<std::string> rejected;
-  priv->settings.update([&](Settings& settings) {
-    switch (id) {
-      case PROP_FORMATS: {
-        const gchar* text = g_value_get_string(value);
-        settings.formats_text = text ? text : kDefaultFormats;
-        try {
-          settings.formats = vigil::codes::parseFormatList(settings.formats_text);
-          settings.formats_error.clear();
-        } catch (const std::invalid_argument& error) {
-          // Kept for start() to refuse; while running the previous formats stay.
-          settings.formats_error = error.what();
-          rejected = "invalid formats: " + settings.formats_error;
-        }
-        break;
-      }
-      case PROP_ROI: {
-        const gchar* text = g_value_get_string(value);
-        settings.roi_text = text ? text : "";
-        try {
-          settings.roi = parseRoi(settings.roi_text);
-          settings.roi_error.clear();
-        } catch (const std::invalid_argument& error) {
-          settings.roi_error = error.what();
-          rejected = "invalid roi: " + settings.roi_error;
-        }
-        break;
-      }
-      case PROP_REPORT_LEFT: settings.report_left = g_value_get_boolean(value); break;
-      case PROP_LOST_AFTER: settings.lost_after = g_value_get_uint(value); break;
-      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
-    }
-  });
-  if (rejected) {
-    GST_ELEMENT_WARNING(object, RESOURCE, SETTINGS, ("%s", rejected->c_str()),
-                        ("the previous value stays in use while running"));
-  }
-}
-
-static void vigil_code_reader_get_property(GObject* object, guint id, GValue* value, GParamSpec* spec) {
-  const Settings settings = privateOf(object)->settings.copy();
-  switch (id) {
-    case PROP_FORMATS: g_value_set_string(value, settings.formats_text.c_str()); break;
-    case PROP_ROI: g_value_set_string(value, settings.roi_text.c_str()); break;
-    case PROP_REPORT_LEFT: g_value_set_boolean(value, settings.report_left); break;
-    case PROP_LOST_AFTER: g_value_set_uint(value, settings.lost_after); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
-  }
+// Each property once: the base installs, sets and reads them.
+static const vigil::gst::ElementProperties& properties() {
+  static const auto table =
+      vigil::gst::PropertyTable<Settings>(
+            [](GObject* object) -> vigil::gst::SharedSettings<Settings>& { return privateOf(object)->settings; })
+           .text("formats", "Formats",
+                  "Comma-separated formats to read, or \"all\": qr, datamatrix, aztec, pdf417, "
+                  "ean13, ean8, upca, upce, code128, code39, itf (ITF-14 only)",
+                  &Settings::formats_text, parseFormats)
+           .text("roi", "Region",
+                 "Read only inside \"x,y,w,h\" (normalised 0..1, e.g. \"0.25,0,0.5,1\"); empty: the whole frame",
+                 &Settings::roi_text, parseRegion)
+           .flag("report-left", "Report left", "Also publish one event (state \"left\") when a code is no longer seen",
+                 &Settings::report_left)
+           .count("lost-after", "Lost after",
+                  "Analysed frames without reading a code after which it has left (a code read again later "
+                  "is a new appearance)",
+                  &Settings::lost_after, 1, kMaxLostAfter);
+  return table;
 }
 
 static void vigil_code_reader_init(VigilCodeReader* self) { self->priv = new Private(); }
@@ -401,35 +357,7 @@ static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
 
   GST_DEBUG_CATEGORY_INIT(vigil_code_reader_debug, "codereader", 0, "Vigil code reader");
 
-  object_class->set_property = vigil_code_reader_set_property;
-  object_class->get_property = vigil_code_reader_get_property;
   object_class->finalize = vigil_code_reader_finalize;
-
-  const auto playing = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                                GST_PARAM_MUTABLE_PLAYING);
-  g_object_class_install_property(
-      object_class, PROP_FORMATS,
-      g_param_spec_string("formats", "Formats",
-                          "Comma-separated formats to read, or \"all\": qr, datamatrix, aztec, pdf417, "
-                          "ean13, ean8, upca, upce, code128, code39, itf (ITF-14 only)",
-                          kDefaultFormats, playing));
-  g_object_class_install_property(
-      object_class, PROP_ROI,
-      g_param_spec_string("roi", "Region",
-                          "Read only inside \"x,y,w,h\" (normalised 0..1, e.g. \"0.25,0,0.5,1\"); "
-                          "empty: the whole frame",
-                          kDefaultRoi, playing));
-  g_object_class_install_property(
-      object_class, PROP_REPORT_LEFT,
-      g_param_spec_boolean("report-left", "Report left",
-                           "Also publish one event (state \"left\") when a code is no longer seen",
-                           kDefaultReportLeft, playing));
-  g_object_class_install_property(
-      object_class, PROP_LOST_AFTER,
-      g_param_spec_uint("lost-after", "Lost after",
-                        "Analysed frames without reading a code after which it has left (a code "
-                        "read again later is a new appearance)",
-                        1, kMaxLostAfter, kDefaultLostAfter, playing));
 
   gst_element_class_set_static_metadata(
       element_class, "Code reader", "Filter/Analyzer/Video",
@@ -441,8 +369,9 @@ static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
   gst_element_class_add_pad_template(element_class,
                                      gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
 
-  // `interval`, the READ map and the exception guard come from VigilAnalyser;
-  // between reads, boxes of followed codes are carried forward.
+  // `interval`, the READ map, the exception guard and the properties come
+  // from VigilAnalyser; between reads, boxes of followed codes are carried forward.
+  vigil_analyser_class_install(analyser_class, kDefaultInterval, &properties());
   analyser_class->start_analysis = startReading;
   analyser_class->stop_analysis = stopReading;
   analyser_class->analyse = readFrame;

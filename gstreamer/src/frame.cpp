@@ -1,5 +1,7 @@
 #include "vigil/gst/frame.hpp"
 
+#include "vigil/vision/geometry.hpp"
+
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -27,15 +29,8 @@ cv::Mat planeView(const GstVideoFrame* frame, int plane) {
                  static_cast<size_t>(row_stride));
 }
 
-// Even sizes: the YUV conversions need them. Callers scale boxes back with
-// frame width / result width, so the dropped odd column is harmless.
 cv::Size downscaledSize(int width, int height, int max_side) {
-  if (max_side <= 0 || std::max(width, height) <= max_side) {
-    return {std::max(2, width & ~1), std::max(2, height & ~1)};
-  }
-  const double scale = static_cast<double>(max_side) / std::max(width, height);
-  return {std::max(2, static_cast<int>(width * scale + 0.5)) & ~1,
-          std::max(2, static_cast<int>(height * scale + 0.5)) & ~1};
+  return vision::downscaledSize(width, height, max_side);
 }
 
 namespace {

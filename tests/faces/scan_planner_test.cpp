@@ -1,7 +1,7 @@
 // ScanPlanner: where detector passes go (first frame whole, periodic scans of
 // the stalest tile, unexplained motion and lost faces at once, spacing and no
 // starvation), and ChangeMask, whose output it reads.
-#include "vigil/faces/change_mask.hpp"
+#include "vigil/vision/change_mask.hpp"
 #include "vigil/faces/scan_planner.hpp"
 
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 
 namespace {
 
-using vigil::faces::ChangeMask;
+using vigil::vision::ChangeMask;
 using vigil::faces::ScanPlan;
 using vigil::faces::ScanPlanner;
 using vigil::faces::ScanPlannerOptions;
@@ -150,8 +150,8 @@ TEST(ChangeMask, MarksWhatMovedBeyondTheNoiseLevel) {
   const cv::Mat& mask = changes.update(next);
   ASSERT_EQ(mask.size(), grey.size());
   EXPECT_EQ(cv::countNonZero(mask), 10 * 20);
-  EXPECT_EQ(vigil::faces::changedPixels(mask, cv::Rect(40, 50, 10, 20)), 200);
-  EXPECT_EQ(vigil::faces::changedPixels(mask, cv::Rect(300, 160, 100, 100)), 0) << "clipped to the mask";
+  EXPECT_EQ(vigil::vision::changedPixels(mask, cv::Rect(40, 50, 10, 20)), 200);
+  EXPECT_EQ(vigil::vision::changedPixels(mask, cv::Rect(300, 160, 100, 100)), 0) << "clipped to the mask";
   EXPECT_TRUE(changes.update(cv::Mat(90, 160, CV_8UC1, cv::Scalar(0))).empty()) << "a new size starts over";
 }
 

@@ -2,7 +2,7 @@
 // velocity from the second detection, following between detections (standing
 // faces held without a search, lost faces counted, faces cut by the edge);
 // and the tiles' owned parts that one-tile scans rely on.
-#include "vigil/faces/change_mask.hpp"
+#include "vigil/vision/change_mask.hpp"
 #include "vigil/faces/face_detector.hpp"
 #include "vigil/faces/face_tracker.hpp"
 
@@ -11,7 +11,7 @@
 
 namespace {
 
-using vigil::faces::ChangeMask;
+using vigil::vision::ChangeMask;
 using vigil::faces::FaceDetection;
 using vigil::faces::FaceTracker;
 

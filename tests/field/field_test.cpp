@@ -12,6 +12,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -95,8 +96,18 @@ TEST(FieldFaces, DefaultsHoldTheFloorOnDevPhotographs) {
   options.shots = 16;
   options.seed = 7;
   const auto scene = gt::makeFieldFaceScene(gt::FieldSplit::Dev, options);
-  const std::filesystem::path directory = std::filesystem::path(::testing::TempDir()) / "vigil-field-faces";
+  // Per process: two runs of this test at once (two checkouts on one
+  // machine) must not write one clip.
+  const std::filesystem::path directory =
+      std::filesystem::path(::testing::TempDir()) / ("vigil-field-faces-" + std::to_string(getpid()));
   std::filesystem::create_directories(directory);
+  struct RemoveAfter {
+    std::filesystem::path path;
+    ~RemoveAfter() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  } remove_after{directory};
   const std::string clip = (directory / "dev.mkv").string();
   const std::string truth_path = (directory / "dev.truth.jsonl").string();
   gt::ClipOptions clip_options;

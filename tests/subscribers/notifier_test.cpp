@@ -176,6 +176,27 @@ TEST(NotifierEngine, HoveringAtTheThresholdGivesOneAlertAndOneClear) {
   EXPECT_EQ(out.size(), 2u);
 }
 
+TEST(NotifierEngine, ExactlyAlertsOnTheCountAndClearsOnAnyOther) {
+  std::vector<notifier::Notification> out;
+  const auto config = notifier::parseConfig(
+      "sinks:\n  log: {type: log}\n"
+      "rules:\n  - {name: alone, type: count, source: cam, zone: q1, exactly: 1, hold: 0s, clear_hold: 0s}\n",
+      "rules.yaml");
+  ASSERT_TRUE(config.rules[0].exact);
+  notifier::Engine engine(config.rules, [&](notifier::Notification n) { out.push_back(std::move(n)); }, 0);
+  std::int64_t t = 1'000 * kNsPerMs;
+  for (std::int64_t count : {0, 2, 3, 1, 1, 2, 0, 1}) {
+    engine.onEvent(makeEvent("faces", "cam", *facesBody(count, {{"q1", count}}), t));
+    t += 100 * kNsPerMs;
+  }
+  ASSERT_EQ(out.size(), 3u);  // 0, 2, 3: nothing; 1: alert; 2: clear; 0: nothing; 1: alert
+  EXPECT_EQ(out[0].type, notifier::Notification::Type::kAlert);
+  EXPECT_EQ(out[0].value, 1);
+  EXPECT_EQ(out[1].type, notifier::Notification::Type::kClear);
+  EXPECT_EQ(out[1].value, 2);
+  EXPECT_EQ(out[2].type, notifier::Notification::Type::kAlert);
+}
+
 TEST(NotifierEngine, CooldownShutdownAndSourceDown) {
   std::vector<notifier::Notification> out;
   notifier::Rule rule = queueRule();
@@ -461,19 +482,33 @@ TEST_F(NotifierProcessTest, ChatsSubscribeFromConfigAndWithCommands) {
   waitWatching(*notifier);
   telegram.pushCommand(9, "/subscribe cam-s 4");
   ASSERT_TRUE(pollUntil([&] { return !telegram.sentTo(9).empty(); }, kDeadline)) << notifier->err();
-  EXPECT_EQ(telegram.sentTo(9)[0].text, "subscribed: cam-s at 4");
+  EXPECT_EQ(telegram.sentTo(9)[0].text, "subscribed: cam-s at 4 or more");
   bus_.publish("faces", "cam-s", *facesBody(4, {{"door", 3}}), ++frame_);
   ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(7).size() == 1 && telegram.sentTo(9).size() == 2; }, kDeadline));
   EXPECT_NE(telegram.sentTo(7)[0].text.find("cam-s/door faces = 3"), std::string::npos) << telegram.sentTo(7)[0].text;
   EXPECT_NE(telegram.sentTo(9)[1].text.find("ALERT"), std::string::npos);
   telegram.pushCommand(9, "/list");
   ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 3; }, kDeadline));
-  EXPECT_EQ(telegram.sentTo(9)[2].text, "cam-s at 4\n");
+  EXPECT_EQ(telegram.sentTo(9)[2].text, "cam-s at 4 or more\n");
   telegram.pushCommand(9, "/unsubscribe cam-s");
   // Unsubscribing closes the open alert: its one clear, then the reply.
   ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 5; }, kDeadline));
   EXPECT_NE(telegram.sentTo(9)[3].text.find("CLEAR"), std::string::npos);
   EXPECT_EQ(telegram.sentTo(9)[4].text, "removed 1 subscription(s)");
+  // "Exactly N": an alert when the count is 2, a clear when it is anything else.
+  telegram.pushCommand(9, "/subscribe cam-x =2");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 6; }, kDeadline)) << notifier->err();
+  EXPECT_EQ(telegram.sentTo(9)[5].text, "subscribed: cam-x at exactly 2");
+  bus_.publish("faces", "cam-x", *facesBody(3), ++frame_);
+  bus_.publish("faces", "cam-x", *facesBody(2), ++frame_);
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 7; }, kDeadline)) << notifier->err();
+  EXPECT_NE(telegram.sentTo(9)[6].text.find("cam-x faces = 2 (= 2"), std::string::npos) << telegram.sentTo(9)[6].text;
+  bus_.publish("faces", "cam-x", *facesBody(3), ++frame_);
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 8; }, kDeadline)) << notifier->err();
+  EXPECT_NE(telegram.sentTo(9)[7].text.find("CLEAR"), std::string::npos) << telegram.sentTo(9)[7].text;
+  telegram.pushCommand(9, "/subscribe cam-x =two");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(9).size() == 9; }, kDeadline)) << notifier->err();
+  EXPECT_NE(telegram.sentTo(9)[8].text.find("usage: /subscribe"), std::string::npos) << telegram.sentTo(9)[8].text;
   notifier->signal(SIGTERM);
   EXPECT_EQ(notifier->wait(kDeadline), 0);
   // Chat 7's alert was still open: closed on shutdown.
@@ -506,8 +541,8 @@ TEST_F(NotifierProcessTest, TelegramAllowListBoundsAndNoTokenLeaks) {
   ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(6).size() == 1 && telegram.sentTo(5).size() == 3; }, kDeadline))
       << notifier.err();
   EXPECT_NE(telegram.sentTo(6)[0].text.find("may not subscribe"), std::string::npos) << telegram.sentTo(6)[0].text;
-  EXPECT_EQ(telegram.sentTo(5)[0].text, "subscribed: cam-t at 1");
-  EXPECT_EQ(telegram.sentTo(5)[1].text, "subscribed: cam-u at 1");
+  EXPECT_EQ(telegram.sentTo(5)[0].text, "subscribed: cam-t at 1 or more");
+  EXPECT_EQ(telegram.sentTo(5)[1].text, "subscribed: cam-u at 1 or more");
   EXPECT_NE(telegram.sentTo(5)[2].text.find("too many subscriptions"), std::string::npos) << telegram.sentTo(5)[2].text;
   // The failed reply to chat 6 was logged, its echoed URL without the token.
   ASSERT_TRUE(pollUntil([&] { return notifier.err().find("chat not found for") != std::string::npos; }, kDeadline))
@@ -557,8 +592,11 @@ TEST_F(NotifierProcessTest, CommandSubscriptionsSurviveARestart) {
   waitWatching(*notifier);
   telegram.pushCommand(11, "/subscribe cam-r entrance 2");
   ASSERT_TRUE(pollUntil([&] { return !telegram.sentTo(11).empty(); }, kDeadline)) << notifier->err();
-  EXPECT_EQ(telegram.sentTo(11)[0].text, "subscribed: cam-r zone entrance at 2");
-  ASSERT_TRUE(pollUntil([&] { return readFile(state).find("entrance") != std::string::npos; }, kDeadline));
+  EXPECT_EQ(telegram.sentTo(11)[0].text, "subscribed: cam-r zone entrance at 2 or more");
+  telegram.pushCommand(11, "/subscribe cam-q =3");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(11).size() == 2; }, kDeadline)) << notifier->err();
+  ASSERT_TRUE(pollUntil([&] { return readFile(state).find("cam-q") != std::string::npos; }, kDeadline));
+  EXPECT_NE(readFile(state).find("entrance"), std::string::npos);
   EXPECT_EQ(readFile(state).find("\"chat_id\":7"), std::string::npos) << "declared in the rules file, not saved";
   notifier->signal(SIGTERM);
   ASSERT_EQ(notifier->wait(kDeadline), 0);
@@ -570,17 +608,17 @@ TEST_F(NotifierProcessTest, CommandSubscriptionsSurviveARestart) {
 
   auto restarted = start(rules, {"--state", state});
   waitWatching(*restarted);
-  EXPECT_NE(restarted->err().find("restored 1 chat subscriptions"), std::string::npos) << restarted->err();
+  EXPECT_NE(restarted->err().find("restored 2 chat subscriptions"), std::string::npos) << restarted->err();
   EXPECT_NE(restarted->err().find("skipped 2 unreadable entries"), std::string::npos) << restarted->err();
   EXPECT_EQ(restarted->err().find("/subscribe cam-r"), std::string::npos)
       << "the first run confirmed the command to Telegram (its next getUpdates): it is not run again";
-  ASSERT_TRUE(publishFacesUntil("cam-r", {{"entrance", 2}}, 2, [&] { return telegram.sentTo(11).size() == 2; }))
+  ASSERT_TRUE(publishFacesUntil("cam-r", {{"entrance", 2}}, 2, [&] { return telegram.sentTo(11).size() == 3; }))
       << restarted->err();
-  EXPECT_NE(telegram.sentTo(11)[1].text.find("ALERT"), std::string::npos)
-      << telegram.sentTo(11)[1].text << "\n" << restarted->err();
+  EXPECT_NE(telegram.sentTo(11)[2].text.find("ALERT"), std::string::npos)
+      << telegram.sentTo(11)[2].text << "\n" << restarted->err();
   telegram.pushCommand(11, "/list");
-  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(11).size() == 3; }, kDeadline));
-  EXPECT_EQ(telegram.sentTo(11)[2].text, "cam-r zone entrance at 2\n");
+  ASSERT_TRUE(pollUntil([&] { return telegram.sentTo(11).size() == 4; }, kDeadline));
+  EXPECT_EQ(telegram.sentTo(11)[3].text, "cam-r zone entrance at 2 or more\ncam-q at exactly 3\n");
   restarted->signal(SIGTERM);
   EXPECT_EQ(restarted->wait(kDeadline), 0);
 }

@@ -1,7 +1,7 @@
 #include "vigil/faces/face_detector.hpp"
 
 #include "backends.hpp"
-#include "vigil/tracking/iou_tracker.hpp"
+#include "vigil/vision/nms.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -65,19 +65,6 @@ std::string defaultModelPath(Backend backend) {
   return directory + "/blazeface-back-256.onnx";
 }
 
-std::vector<Face> suppressOverlaps(std::vector<Face> faces, float max_iou) {
-  std::sort(faces.begin(), faces.end(),
-            [](const Face& a, const Face& b) { return a.score > b.score; });
-  std::vector<Face> kept;
-  for (const Face& face : faces) {
-    const bool overlaps = std::any_of(kept.begin(), kept.end(), [&](const Face& better) {
-      return tracking::iou(better.box, face.box) > max_iou;
-    });
-    if (!overlaps) kept.push_back(face);
-  }
-  return kept;
-}
-
 std::vector<Tile> FaceDetector::tiles(cv::Size size) const {
   const int cols = std::clamp(options_.tiles.cols, 1, kMaxTilesPerSide);
   const int rows = std::clamp(options_.tiles.rows, 1, kMaxTilesPerSide);
@@ -105,7 +92,7 @@ std::vector<Face> FaceDetector::finish(std::vector<Face> found, cv::Size size) c
               found.end());
   const cv::Rect2f image(0.f, 0.f, static_cast<float>(size.width), static_cast<float>(size.height));
   for (Face& face : found) face.box &= image;
-  return suppressOverlaps(std::move(found), options_.nms_iou);
+  return vision::suppressOverlaps(std::move(found), options_.nms_iou);
 }
 
 std::vector<Face> FaceDetector::detectIn(const cv::Mat& bgr, const cv::Rect& tile) {

@@ -1,6 +1,6 @@
 #include "vigil/faces/face_tracker.hpp"
 
-#include "vigil/faces/change_mask.hpp"
+#include "vigil/vision/change_mask.hpp"
 #include "vigil/tracking/iou_tracker.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -139,7 +139,7 @@ void FaceTracker::follow(const cv::Mat& grey, const cv::Mat& changed, float scal
       const cv::Rect was = toGrey(track.box);
       const int margin = std::max(1, static_cast<int>(options_.search_margin * std::max(was.width, was.height)));
       const cv::Rect around(was.x - margin, was.y - margin, was.width + 2 * margin, was.height + 2 * margin);
-      if ((around & image).area() > 0 && changedPixels(changed, around) == 0) {
+      if ((around & image).area() > 0 && vision::changedPixels(changed, around) == 0) {
         track.velocity = cv::Point2f();
         track.last_seen_frame = frame;
         track.unfollowed = 0;

@@ -1,6 +1,6 @@
 #include "vigil/faces/scan_planner.hpp"
 
-#include "vigil/faces/change_mask.hpp"
+#include "vigil/vision/change_mask.hpp"
 #include "vigil/tracking/iou_tracker.hpp"
 
 #include <algorithm>
@@ -57,7 +57,7 @@ ScanPlan ScanPlanner::plan(const cv::Mat& changed, float scale, const std::vecto
     }
     const double frame_pixels_per_grey_pixel = 1.0 / (static_cast<double>(scale) * scale);
     for (std::size_t t = 0; t < tiles.size(); ++t) {
-      unexplained_[t] += changedPixels(unexplained_mask_, toGrey(tiles[t], scale, image)) * frame_pixels_per_grey_pixel;
+      unexplained_[t] += vision::changedPixels(unexplained_mask_, toGrey(tiles[t], scale, image)) * frame_pixels_per_grey_pixel;
     }
   }
   if (options_.on_motion) {

@@ -47,26 +47,4 @@ cv::Mat prepareInput(const cv::Mat& image, const InputSpec& spec, double* scale)
   return converted.data == image.data ? converted.clone() : converted;
 }
 
-std::vector<PlateDetection> suppressOverlaps(std::vector<PlateDetection> detections,
-                                             float max_iou) {
-  std::sort(detections.begin(), detections.end(),
-            [](const auto& a, const auto& b) { return a.score > b.score; });
-  std::vector<PlateDetection> kept;
-  for (const auto& candidate : detections) {
-    bool overlaps = false;
-    for (const auto& chosen : kept) {
-      const float intersection = (candidate.box & chosen.box).area();
-      const float united = candidate.box.area() + chosen.box.area() - intersection;
-      // Also drop a box mostly inside a better one (a word inside its plate).
-      const float inside = intersection / std::max(1.f, std::min(candidate.box.area(), chosen.box.area()));
-      if ((united > 0.f && intersection / united > max_iou) || inside > 0.8f) {
-        overlaps = true;
-        break;
-      }
-    }
-    if (!overlaps) kept.push_back(candidate);
-  }
-  return kept;
-}
-
 }  // namespace vigil::plates

@@ -9,6 +9,7 @@
 // Each pyramid level finds rows of one octave of character heights; the row
 // is then grown to the plate around it (borders, US state line).
 #include "backends.hpp"
+#include "vigil/vision/nms.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -42,6 +43,8 @@ constexpr int kStrokesForFullScore = 14;
 constexpr double kPlateGrowX = 0.12;
 constexpr double kPlateGrowY = 0.7;
 constexpr float kNmsIou = 0.3f;
+// A box mostly inside a better one is dropped too (a word inside its plate).
+constexpr float kNmsInside = 0.8f;
 constexpr float kDefaultScoreThreshold = 0.35f;
 
 // Longest run count of edge pixels along a few rows of the blob.
@@ -100,7 +103,7 @@ class EdgeLocaliser final : public PlateDetector {
     grey_.release();
     const cv::Rect2f bounds(0.f, 0.f, static_cast<float>(image.cols), static_cast<float>(image.rows));
     for (auto& detection : found) detection.box &= bounds;
-    return suppressOverlaps(std::move(found), kNmsIou);
+    return vision::suppressOverlaps(std::move(found), kNmsIou, kNmsInside);
   }
 
  private:

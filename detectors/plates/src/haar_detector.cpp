@@ -1,6 +1,7 @@
 // The `haar` backend: OpenCV's Russian plate cascade from opencv-data. Kept as
 // a measured alternative; it misses most non-Russian plate styles.
 #include "backends.hpp"
+#include "vigil/vision/nms.hpp"
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
@@ -17,6 +18,8 @@ constexpr double kScaleStep = 1.1;
 constexpr int kMinNeighbours = 3;
 constexpr int kMinWidth = 30;  // detector pixels
 constexpr float kNmsIou = 0.3f;
+// A box mostly inside a better one is dropped too (a word inside its plate).
+constexpr float kNmsInside = 0.8f;
 
 class HaarDetector final : public PlateDetector {
  public:
@@ -43,7 +46,7 @@ class HaarDetector final : public PlateDetector {
       const float score = std::min(1.f, static_cast<float>(neighbours[i]) / (4.f * kMinNeighbours));
       found.push_back({cv::Rect2f(boxes[i]), score});
     }
-    return suppressOverlaps(std::move(found), kNmsIou);
+    return vision::suppressOverlaps(std::move(found), kNmsIou, kNmsInside);
   }
 
  private:

@@ -1,6 +1,7 @@
 // The `onnx` backend: a user's own YOLO-style plate detector (any class counts
 // as a plate), run through OpenCV DNN on letterboxed RGB input in [0, 1].
 #include "backends.hpp"
+#include "vigil/vision/nms.hpp"
 #include "vigil/plates/yolo.hpp"
 
 #include <opencv2/dnn.hpp>
@@ -15,6 +16,8 @@ namespace vigil::plates {
 namespace {
 constexpr float kDefaultScoreThreshold = 0.25f;
 constexpr float kNmsIou = 0.45f;
+// A box mostly inside a better one is dropped too (a word inside its plate).
+constexpr float kNmsInside = 0.8f;
 constexpr int kLetterboxGrey = 114;  // the padding value YOLO models are trained with
 }  // namespace
 
@@ -120,7 +123,7 @@ class OnnxDetector final : public PlateDetector {
                                                 /*swapRB=*/true, /*crop=*/false);
     net_.setInput(blob);
     const cv::Mat output = net_.forward();
-    return suppressOverlaps(decodeYolo(output, letterbox, score_threshold_), kNmsIou);
+    return vision::suppressOverlaps(decodeYolo(output, letterbox, score_threshold_), kNmsIou, kNmsInside);
   }
 
  private:

@@ -275,7 +275,7 @@ SinkConfig readSink(const Reader& reader, const std::string& name, const YAML::N
 Rule readRule(const Reader& reader, const YAML::Node& node, const std::string& path,
               const std::set<std::string>& sink_names) {
   reader.onlyKeys(node, path,
-                  {"name", "type", "kind", "source", "zone", "alert_at", "clear_at", "hold",
+                  {"name", "type", "kind", "source", "zone", "alert_at", "clear_at", "exactly", "hold",
                    "clear_hold", "cooldown", "pattern", "format", "sinks", "chat_ids"});
   Rule rule;
   if (!node["name"]) reader.fail(node, path + ".name", "missing");
@@ -319,7 +319,18 @@ Rule readRule(const Reader& reader, const YAML::Node& node, const std::string& p
         reader.fail(node["kind"], path + ".kind", "expected " + analytics::eventKindsText());
       }
       if (node["zone"]) rule.zone = reader.string(node["zone"], path + ".zone");
-      if (!node["alert_at"]) reader.fail(node, path + ".alert_at", "missing (alert when count >= alert_at)");
+      if (node["exactly"]) {
+        // Alert while the count is this value, clear when it is any other.
+        for (const char* key : {"alert_at", "clear_at"}) {
+          if (node[key]) reader.fail(node[key], path + "." + key, "not used with exactly");
+        }
+        rule.exact = true;
+        rule.alert_at = reader.integer(node["exactly"], path + ".exactly", 0);
+        break;
+      }
+      if (!node["alert_at"]) {
+        reader.fail(node, path + ".alert_at", "missing (alert when count >= alert_at, or exactly: N)");
+      }
       rule.alert_at = reader.integer(node["alert_at"], path + ".alert_at", 1);
       rule.clear_at = node["clear_at"] ? reader.integer(node["clear_at"], path + ".clear_at", 0)
                                        : rule.alert_at - 1;
@@ -330,11 +341,11 @@ Rule readRule(const Reader& reader, const YAML::Node& node, const std::string& p
       break;
     }
     case RuleType::kSourceDown:
-      for (const char* key : {"kind", "zone", "alert_at", "clear_at", "pattern", "format"}) forbid(key);
+      for (const char* key : {"kind", "zone", "alert_at", "clear_at", "exactly", "pattern", "format"}) forbid(key);
       if (!node["hold"]) reader.fail(node, path + ".hold", "missing (down for how long, e.g. 30s)");
       break;
     case RuleType::kCode: {
-      for (const char* key : {"kind", "zone", "alert_at", "clear_at", "hold"}) forbid(key);
+      for (const char* key : {"kind", "zone", "alert_at", "clear_at", "exactly", "hold"}) forbid(key);
       if (!node["pattern"]) reader.fail(node, path + ".pattern", "missing (a regular expression)");
       rule.pattern_text = reader.string(node["pattern"], path + ".pattern");
       try {
@@ -373,9 +384,10 @@ std::string_view toString(SinkType type) {
 }
 
 Rule subscriptionRule(const NotifierConfig& config, std::int64_t chat_id, const std::string& source,
-                      const std::string& zone, std::int64_t count, const std::string& sink) {
+                      const std::string& zone, std::int64_t count, const std::string& sink, bool exact) {
   Rule rule;
   rule.name = "subscription:" + std::to_string(chat_id) + ":" + source + (zone.empty() ? "" : "/" + zone);
+  rule.exact = exact;
   rule.type = RuleType::kCount;
   rule.kind = analytics::kFaces.event_kind;  // subscriptions count people, per zone
   rule.source = source;
@@ -450,10 +462,15 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
     for (std::size_t i = 0; i < subscriptions.size(); ++i) {
       const std::string path = "subscriptions[" + std::to_string(i) + "]";
       const YAML::Node node = subscriptions[i];
-      reader.onlyKeys(node, path, {"chat_id", "source", "zone", "count", "sink"});
-      for (const char* key : {"chat_id", "source", "count"}) {
+      reader.onlyKeys(node, path, {"chat_id", "source", "zone", "count", "exactly", "sink"});
+      for (const char* key : {"chat_id", "source"}) {
         if (!node[key]) reader.fail(node, path + "." + key, "missing");
       }
+      if (!node["count"] == !node["exactly"]) {
+        reader.fail(node, path + ".count", "give either count (that many or more) or exactly");
+      }
+      const bool exact = static_cast<bool>(node["exactly"]);
+      const char* count_key = exact ? "exactly" : "count";
       std::string sink;
       if (node["sink"]) {
         sink = reader.string(node["sink"], path + ".sink");
@@ -469,7 +486,7 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
           config, reader.integer(node["chat_id"], path + ".chat_id", INT64_MIN),
           reader.string(node["source"], path + ".source"),
           node["zone"] ? reader.string(node["zone"], path + ".zone") : "",
-          reader.integer(node["count"], path + ".count", 1), sink));
+          reader.integer(node[count_key], path + "." + count_key, 1), sink, exact));
     }
   }
   if (config.rules.empty()) reader.fail(root, "rules", "no rules and no subscriptions: nothing to do");

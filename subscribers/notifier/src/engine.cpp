@@ -126,7 +126,7 @@ struct Engine::State {
     n.message = "CLEAR " + rule.rule.name + ": " + message;
     if (rule.rule.type == RuleType::kCount) {
       n.value = inst.value;
-      n.threshold = rule.rule.clear_at;
+      n.threshold = rule.rule.exact ? rule.rule.alert_at : rule.rule.clear_at;
     }
     n.code_text = inst.matched_text;
     inst.phase = Phase::kIdle;
@@ -138,8 +138,10 @@ struct Engine::State {
   void evaluateCount(RuleState& rule, Instance& inst, std::int64_t t) {
     if (!inst.value) return;
     const Rule& r = rule.rule;
-    const bool high = *inst.value >= r.alert_at;
-    const bool low = *inst.value <= r.clear_at;
+    const bool high = r.exact ? *inst.value == r.alert_at : *inst.value >= r.alert_at;
+    const bool low = r.exact ? *inst.value != r.alert_at : *inst.value <= r.clear_at;
+    const std::string alert_condition = (r.exact ? "= " : ">= ") + std::to_string(r.alert_at);
+    const std::string clear_condition = r.exact ? "!= " + std::to_string(r.alert_at) : "<= " + std::to_string(r.clear_at);
     const std::string what = where(inst) + " " + r.kind + " = " + std::to_string(*inst.value);
     switch (inst.phase) {
       case Phase::kIdle:
@@ -153,7 +155,7 @@ struct Engine::State {
           return;
         }
         if (t - inst.since >= ns(r.hold)) {
-          raise(rule, inst, t, what + " (>= " + std::to_string(r.alert_at) + " for " + secondsText(r.hold) + ")");
+          raise(rule, inst, t, what + " (" + alert_condition + " for " + secondsText(r.hold) + ")");
         }
         return;
       case Phase::kActive:
@@ -168,7 +170,7 @@ struct Engine::State {
         }
         if (t - inst.since >= ns(r.clear_hold)) {
           clear(rule, inst, t, "condition",
-                what + " (<= " + std::to_string(r.clear_at) + " for " + secondsText(r.clear_hold) + ")");
+                what + " (" + clear_condition + " for " + secondsText(r.clear_hold) + ")");
         }
         return;
     }

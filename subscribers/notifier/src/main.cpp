@@ -56,11 +56,14 @@ bool mayChatSubscribe(const nt::SinkConfig& sink, std::int64_t chat_id) {
 }
 
 std::string subscriptionText(const nt::Rule& rule) {
-  return rule.source + (rule.zone.empty() ? "" : " zone " + rule.zone) + " at " +
-         std::to_string(rule.alert_at);
+  return rule.source + (rule.zone.empty() ? "" : " zone " + rule.zone) +
+         (rule.exact ? " at exactly " : " at ") + std::to_string(rule.alert_at) + (rule.exact ? "" : " or more");
 }
 
-// /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list.
+constexpr const char* kSubscribeUsage =
+    "usage: /subscribe SOURCE [ZONE] COUNT (COUNT or more) or =COUNT (exactly COUNT), COUNT >= 1";
+
+// /subscribe SOURCE [ZONE] COUNT|=COUNT, /unsubscribe [SOURCE [ZONE]], /list.
 // True when the chat's subscriptions changed.
 bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& config,
                    nt::Engine& engine, nt::Dispatcher& dispatcher) {
@@ -83,15 +86,20 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
     reply = "this chat (" + std::to_string(command.chat_id) +
             ") may not subscribe here; ask the operator to add it to the sink's chat_ids";
   } else if (verb == "/subscribe" && (args.size() == 2 || args.size() == 3)) {
+    // "=3": exactly three (say, a cashier alone at the till); "3": three or more.
+    const bool exact = !args.back().empty() && args.back()[0] == '=';
+    const std::string count_text = exact ? args.back().substr(1) : args.back();
     std::int64_t count = 0;
+    std::size_t parsed = 0;
     try {
-      count = std::stoll(args.back());
+      count = std::stoll(count_text, &parsed);
     } catch (const std::exception&) {
       count = 0;
     }
+    if (parsed != count_text.size()) count = 0;
     const std::string zone = args.size() == 3 ? args[1] : "";
     if (!vigil::events::isValidSourceId(args[0]) || count < 1) {
-      reply = "usage: /subscribe SOURCE [ZONE] COUNT (COUNT >= 1)";
+      reply = kSubscribeUsage;
     } else {
       const auto same = [&](const nt::Rule& rule) { return mine(rule) && rule.source == args[0] && rule.zone == zone; };
       std::size_t of_chat = 0, of_sink = 0, replaced = 0;
@@ -108,7 +116,7 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
         reply = "this bot has reached its limit of " + std::to_string(sink->max_subscriptions) + " subscriptions";
       } else {
         engine.removeRules(same, now);
-        auto rule = nt::subscriptionRule(config, command.chat_id, args[0], zone, count, command.sink);
+        auto rule = nt::subscriptionRule(config, command.chat_id, args[0], zone, count, command.sink, exact);
         reply = "subscribed: " + subscriptionText(rule);
         engine.addRule(std::move(rule));
         changed = true;
@@ -126,7 +134,7 @@ bool handleCommand(const nt::ChatCommand& command, const nt::NotifierConfig& con
     }
     if (reply.empty()) reply = "no subscriptions";
   } else {
-    reply = "commands: /subscribe SOURCE [ZONE] COUNT, /unsubscribe [SOURCE [ZONE]], /list";
+    reply = "commands: /subscribe SOURCE [ZONE] COUNT|=COUNT, /unsubscribe [SOURCE [ZONE]], /list";
   }
   spdlog::info("chat {} via '{}': {} -> {}", command.chat_id, command.sink,
                vigil::events::logSafe(command.text), vigil::events::logSafe(reply));
@@ -140,6 +148,7 @@ struct SavedSubscription {
   std::int64_t chat_id = 0;
   std::string sink, source, zone;
   std::int64_t count = 1;
+  bool exact = false;  // exactly count, not count or more
 };
 
 // --state FILE: the active alerts and the chats' /subscribe subscriptions,
@@ -180,7 +189,7 @@ SavedState readState(const std::string& path) {
       try {
         saved.subscriptions.push_back({item.at("chat_id").get<std::int64_t>(), item.at("sink").get<std::string>(),
                                        item.at("source").get<std::string>(), item.value("zone", ""),
-                                       item.at("count").get<std::int64_t>()});
+                                       item.at("count").get<std::int64_t>(), item.value("exact", false)});
       } catch (const nlohmann::json::exception&) {
         ++skipped;
       }
@@ -200,7 +209,7 @@ void writeState(const std::string& path, const std::vector<nt::ActiveAlert>& ale
   for (const auto& subscription : subscriptions) {
     state["subscriptions"].push_back({{"chat_id", subscription.chat_id}, {"sink", subscription.sink},
                                       {"source", subscription.source}, {"zone", subscription.zone},
-                                      {"count", subscription.count}});
+                                      {"count", subscription.count}, {"exact", subscription.exact}});
   }
   const std::string temporary = path + ".tmp";
   {
@@ -222,7 +231,7 @@ std::vector<SavedSubscription> commandSubscriptions(const nt::Engine& engine, co
     if (!rule.from_subscription || declared.count(rule.name) || rule.chat_ids.size() != 1 || rule.sinks.size() != 1) {
       continue;
     }
-    subscriptions.push_back({rule.chat_ids[0], rule.sinks[0], rule.source, rule.zone, rule.alert_at});
+    subscriptions.push_back({rule.chat_ids[0], rule.sinks[0], rule.source, rule.zone, rule.alert_at, rule.exact});
   }
   return subscriptions;
 }
@@ -254,7 +263,7 @@ std::size_t restoreSubscriptions(const std::vector<SavedSubscription>& saved, co
       continue;
     }
     auto rule = nt::subscriptionRule(config, subscription.chat_id, subscription.source, subscription.zone,
-                                     subscription.count, subscription.sink);
+                                     subscription.count, subscription.sink, subscription.exact);
     if (!declared.insert(rule.name).second) continue;
     engine.addRule(std::move(rule));
     ++of_sink;

@@ -28,8 +28,6 @@ struct Toy {
   int published_count = -1;
 };
 
-enum { PROP_0, PROP_MIN_AREA };
-
 }  // namespace
 
 struct MotionCount {
@@ -71,22 +69,13 @@ void analyse(VigilAnalyser* self, GstBuffer* buffer, const GstVideoFrame* frame)
 
 }  // namespace
 
-static void motion_count_set_property(GObject* object, guint id, const GValue* value, GParamSpec* spec) {
-  switch (id) {
-    case PROP_MIN_AREA: {
-      const guint area = g_value_get_uint(value);
-      toyOf(object).settings.update([&](Settings& settings) { settings.min_area = area; });
-      break;
-    }
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
-  }
-}
-
-static void motion_count_get_property(GObject* object, guint id, GValue* value, GParamSpec* spec) {
-  switch (id) {
-    case PROP_MIN_AREA: g_value_set_uint(value, toyOf(object).settings.copy().min_area); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, spec); break;
-  }
+static const vigil::gst::ElementProperties& properties() {
+  static const auto table =
+      vigil::gst::PropertyTable<Settings>(
+            [](GObject* object) -> vigil::gst::SharedSettings<Settings>& { return toyOf(object).settings; })
+           .count("min-area", "Minimum area", "Smallest moving region counted, in pixels", &Settings::min_area, 1,
+                   1 << 24, vigil::gst::Mutable::kReady);
+  return table;
 }
 
 static void motion_count_init(MotionCount* self) { self->toy = new Toy(); }
@@ -100,14 +89,8 @@ static void motion_count_class_init(MotionCountClass* klass) {
   GObjectClass* object_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
   VigilAnalyserClass* analyser_class = reinterpret_cast<VigilAnalyserClass*>(klass);
-  object_class->set_property = motion_count_set_property;
-  object_class->get_property = motion_count_get_property;
   object_class->finalize = motion_count_finalize;
-  g_object_class_install_property(
-      object_class, PROP_MIN_AREA,
-      g_param_spec_uint("min-area", "Minimum area", "Smallest moving region counted, in pixels", 1, 1 << 24,
-                        kDefaultMinArea,
-                        static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  vigil_analyser_class_install(analyser_class, vigil::gst::kDefaultAnalyserInterval, &properties());
   analyser_class->start_analysis = startAnalysis;
   analyser_class->stop_analysis = stopAnalysis;
   analyser_class->analyse = analyse;

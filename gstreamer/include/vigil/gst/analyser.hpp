@@ -1,32 +1,42 @@
 // VigilAnalyser: the base of an element that analyses frames and attaches
-// metadata, never changing a pixel. It owns what every analyser repeats:
+// metadata. It owns what every analyser repeats:
 //
-// - the frame, mapped READ (an analyser must not copy shared pixels), in
-//   place so that metadata can be added, and unmapped whatever happens;
+// - the frame, mapped READ (an analyser must not copy shared pixels; only a
+//   redactor, `writes_pixels`, maps WRITE), in place so that metadata can be
+//   added, and unmapped whatever happens;
 // - the exception guard: a throwing hook becomes GST_ELEMENT_ERROR, never an
 //   exception through C;
-// - `interval`: analyse every N-th frame (the first included); the others go
-//   to `between` (e.g. carry boxes forward) or pass untouched;
+// - `interval`, the same property with the same meaning on every element: run
+//   the detector on every N-th frame, the first included. By default the base
+//   schedules it (`analyse` on due frames, `between` on the others); an
+//   element that must see every frame (`every_frame`: it follows faces on
+//   each, or redacts each) gets `analyse` on each and schedules its detector
+//   with vigil_analyser_interval();
+// - the element's properties, from its PropertyTable (vigil/gst/properties.hpp):
+//   installed, set and read back by the base; a refused value stops start()
+//   with an error naming the property;
 // - the stream's frame count, reset in start().
 //
-// A subclass fills the hooks of VigilAnalyserClass in its class_init and keeps
-// its own settings in a SharedSettings<T>, copied once at the top of a frame.
+// A subclass fills the hooks of VigilAnalyserClass in its class_init, calls
+// vigil_analyser_class_install() once, and keeps its settings in a
+// SharedSettings<T>, copied once at the top of a frame.
 //
 //   struct MyCounter { VigilAnalyser parent; ... };  struct MyCounterClass { VigilAnalyserClass parent; };
 //   G_DEFINE_TYPE(MyCounter, my_counter, VIGIL_TYPE_ANALYSER)
 //   static void my_counter_class_init(MyCounterClass* klass) {
 //     auto* analyser = VIGIL_ANALYSER_CLASS(klass);
 //     analyser->analyse = my_counter_analyse;  // (VigilAnalyser*, GstBuffer*, const GstVideoFrame*)
-//     ...pad templates (VIGIL_ANALYSIS_FORMATS), metadata, own properties
+//     vigil_analyser_class_install(analyser, kDefaultInterval, &properties);
+//     ...pad templates (VIGIL_ANALYSIS_FORMATS), metadata
 //   }
 #pragma once
+
+#include "vigil/gst/properties.hpp"
 
 #include <gst/video/gstvideofilter.h>
 #include <gst/video/video.h>
 
 #include <cstdint>
-#include <mutex>
-#include <utility>
 
 G_BEGIN_DECLS
 
@@ -55,12 +65,21 @@ typedef struct _VigilAnalyserClass {
   gboolean (*start_analysis)(VigilAnalyser* self);
   // Stream state off: forget tracks and models. May be null.
   void (*stop_analysis)(VigilAnalyser* self);
-  // A frame due for analysis, mapped READ; attach metas to `buffer`. Required.
+  // A frame due for analysis (every frame with `every_frame`), mapped READ
+  // (READ|WRITE with `writes_pixels`); attach metas to `buffer`. Required.
   void (*analyse)(VigilAnalyser* self, GstBuffer* buffer, const GstVideoFrame* frame);
   // A frame between two analysed ones, not mapped. May be null.
   void (*between)(VigilAnalyser* self, GstBuffer* buffer);
 
-  gpointer padding[8];
+  // Set by vigil_analyser_class_install().
+  const vigil::gst::ElementProperties* properties;
+  guint default_interval;
+  // The element sees every frame and schedules its detector itself.
+  gboolean every_frame;
+  // The element changes pixels (a redactor): frames are mapped READ|WRITE.
+  gboolean writes_pixels;
+
+  gpointer padding[4];
 } VigilAnalyserClass;
 
 GType vigil_analyser_get_type(void);
@@ -69,6 +88,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VigilAnalyser, gst_object_unref)
 
 // Frames seen since start(), the current one included (1 on the first frame).
 guint64 vigil_analyser_frames(VigilAnalyser* self);
+// The `interval` property's current value.
+guint vigil_analyser_interval(VigilAnalyser* self);
 
 G_END_DECLS
 
@@ -77,24 +98,10 @@ namespace vigil::gst {
 inline constexpr guint kDefaultAnalyserInterval = 1;
 inline constexpr guint kMaxAnalyserInterval = 1000;
 
-// Settings written by property setters (any thread) and read by the streaming
-// thread: one copy per frame, so no lock is held across per-frame work.
-template <typename T>
-class SharedSettings {
- public:
-  T copy() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return value_;
-  }
-  template <typename Fn>
-  auto update(Fn&& change) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return std::forward<Fn>(change)(value_);
-  }
-
- private:
-  mutable std::mutex mutex_;
-  T value_{};
-};
-
 }  // namespace vigil::gst
+
+// Installs `interval` (default `default_interval`: each element's default is
+// its own trade-off, the meaning is the same) and the rows of `properties`
+// (which must outlive the class: a static). Call once, in class_init.
+void vigil_analyser_class_install(VigilAnalyserClass* klass, guint default_interval,
+                                  const vigil::gst::ElementProperties* properties);

@@ -121,7 +121,4 @@ std::unique_ptr<FaceDetector> makeFaceDetector(const DetectorOptions& options);
 // $VIGIL_MODEL_DIR (else the compiled-in model directory), Haar in opencv-data.
 std::string defaultModelPath(Backend backend);
 
-// Greedy non-maximum suppression: keeps the best-scoring of overlapping boxes.
-std::vector<Face> suppressOverlaps(std::vector<Face> faces, float max_iou);
-
 }  // namespace vigil::faces

@@ -64,8 +64,4 @@ std::unique_ptr<PlateDetector> makePlateDetector(const std::string& backend,
 // the prepared image; `scale` receives prepared size / source size.
 cv::Mat prepareInput(const cv::Mat& image, const InputSpec& spec, double* scale);
 
-// Greedy non-maximum suppression on IoU, best score first.
-std::vector<PlateDetection> suppressOverlaps(std::vector<PlateDetection> detections,
-                                             float max_iou);
-
 }  // namespace vigil::plates

@@ -63,6 +63,9 @@ struct Rule {
   std::string zone;                        // count rules: a zone's count instead of the total
   std::int64_t alert_at = 1;               // alert when count >= alert_at ...
   std::int64_t clear_at = 0;               // ... clear when count <= clear_at (hysteresis)
+  // Count rules: alert while count == alert_at exactly, clear when it is
+  // anything else (`exactly: N`; a chat's "/subscribe SOURCE =N").
+  bool exact = false;
   Duration hold{0};                        // the alert condition must last this long
   Duration clear_hold{0};                  // the clear condition must last this long
   Duration cooldown{0};                    // at least this long between two alerts of one instance
@@ -95,8 +98,9 @@ NotifierConfig parseConfig(const std::string& yaml_text, const std::string& name
 std::string_view toString(RuleType type);
 std::string_view toString(SinkType type);
 
-// A count rule for "chat subscribes to source/zone at count" (config or /subscribe).
+// A count rule for "chat subscribes to source/zone at count" (config or
+// /subscribe): count or more, or with `exact`, exactly count.
 Rule subscriptionRule(const NotifierConfig& config, std::int64_t chat_id, const std::string& source,
-                      const std::string& zone, std::int64_t count, const std::string& sink);
+                      const std::string& zone, std::int64_t count, const std::string& sink, bool exact = false);
 
 }  // namespace vigil::notifier

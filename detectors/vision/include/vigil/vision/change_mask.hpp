@@ -1,13 +1,13 @@
-// Where the picture changed since the previous frame, on the small grey copy
-// facecount already makes for its tracker: the scan planner looks there for
-// arrivals no tracked face accounts for, and the follower skips the template
+// Where the picture changed since the previous frame, on a small grey copy.
+// Motion is not a face's business: facecount's scan planner looks there for
+// arrivals no tracked face accounts for, and its follower skips the template
 // search for a face whose region did not change at all (a person standing in
-// a queue), which is most faces on most frames.
+// a queue); any analytic may ask the same of its own frames.
 #pragma once
 
 #include <opencv2/core.hpp>
 
-namespace vigil::faces {
+namespace vigil::vision {
 
 class ChangeMask {
  public:
@@ -30,4 +30,4 @@ class ChangeMask {
 // Changed pixels in `area` of `mask` (clipped to it); 0 for an empty mask.
 int changedPixels(const cv::Mat& mask, const cv::Rect& area);
 
-}  // namespace vigil::faces
+}  // namespace vigil::vision

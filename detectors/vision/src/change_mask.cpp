@@ -1,8 +1,8 @@
-#include "vigil/faces/change_mask.hpp"
+#include "vigil/vision/change_mask.hpp"
 
 #include <opencv2/imgproc.hpp>
 
-namespace vigil::faces {
+namespace vigil::vision {
 
 const cv::Mat& ChangeMask::update(const cv::Mat& grey) {
   if (grey.empty() || previous_.size() != grey.size() || previous_.type() != grey.type()) {
@@ -21,4 +21,4 @@ int changedPixels(const cv::Mat& mask, const cv::Rect& area) {
   return clipped.empty() ? 0 : cv::countNonZero(mask(clipped));
 }
 
-}  // namespace vigil::faces
+}  // namespace vigil::vision

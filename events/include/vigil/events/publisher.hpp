@@ -26,7 +26,7 @@ struct PublisherOptions {
   std::size_t history_max_bytes = 64u << 20;
   // CURVE on both sockets, with only authorized client keys let in
   // (docs/EVENTS.md section 10). Key files are read when the publisher binds.
-  CurveServerOptions curve;
+  CurveServerOptions curve{};
 };
 
 struct PublisherStats {

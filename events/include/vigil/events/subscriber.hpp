@@ -54,7 +54,7 @@ struct SubscriberOptions {
   std::uint64_t max_unconfirmed_gap = 1'000'000;
   // A CURVE client on the bus and the snapshot socket: both files are needed
   // (the constructor throws, naming the file, when one cannot be read).
-  CurveClientOptions curve;
+  CurveClientOptions curve{};
 };
 
 // What the subscriber knows of one topic.

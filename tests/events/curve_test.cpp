@@ -207,6 +207,11 @@ TEST(Curve, AnUnknownKeyIsRefusedLoggedAndCounted) {
   for (int i = 0; i < 10; ++i) publisher->publish(headerFor("faces", "cam-a"), Body().set("count", 1));
   EXPECT_EQ(receiveFrom(trusted, "cam-a", 10), 10u);
   EXPECT_EQ(drain(stranger), 0u);
+  // The stranger learns it was refused.
+  EXPECT_TRUE(waitFor([&] {
+    stranger.next(milliseconds(1));
+    return stranger.stats().handshake_failures >= 1;
+  }));
 }
 
 TEST(Curve, RefusalsAreLoggedAtMostOnceASecond) {

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "vigil/analytics/registry.hpp"
+#include "vigil/events/curve.hpp"
 #include "vigil/events/schema.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -623,6 +624,51 @@ std::string elementForAnalytic(const std::string& name) {
   return analytic ? analytic->element : "";
 }
 
+namespace {
+
+// bus.curve: every file is read now, so a missing or malformed key is a
+// config error with its line, not a pipeline that fails to start.
+void parseCurve(const Reader& reader, const YAML::Node& curve, BusConfig& bus) {
+  if (!curve.IsMap()) reader.fail(curve, "bus.curve", "expected a mapping with server_key and authorized_keys");
+  reader.onlyKeys(curve, "bus.curve", {"server_key", "authorized_keys", "allow"});
+  for (const char* key : {"server_key", "authorized_keys"}) {
+    if (!curve[key]) reader.fail(curve, std::string("bus.curve.") + key, "missing (see docs/EVENTS.md section 10)");
+  }
+  if (!vigil::events::curveAvailable()) reader.fail(curve, "bus.curve", "this libzmq was built without CURVE");
+  bus.curve_server_key = reader.string(curve["server_key"], "bus.curve.server_key");
+  bus.curve_authorized_keys = reader.string(curve["authorized_keys"], "bus.curve.authorized_keys");
+  try {
+    vigil::events::readCurveSecretKey(bus.curve_server_key);
+  } catch (const std::exception& error) {
+    reader.fail(curve["server_key"], "bus.curve.server_key", std::string(error.what()) + " (make one with `vigil keygen NAME`)");
+  }
+  std::size_t authorized = 0;
+  try {
+    authorized = vigil::events::readAuthorizedKeys(bus.curve_authorized_keys).size();
+  } catch (const std::exception& error) {
+    reader.fail(curve["authorized_keys"], "bus.curve.authorized_keys", error.what());
+  }
+  if (authorized == 0) {
+    reader.fail(curve["authorized_keys"], "bus.curve.authorized_keys",
+                bus.curve_authorized_keys + " holds no NAME.pub: no subscriber could connect");
+  }
+  if (curve["allow"]) {
+    const YAML::Node allow = curve["allow"];
+    if (!allow.IsSequence()) reader.fail(allow, "bus.curve.allow", "expected a list of addresses or CIDR ranges");
+    for (std::size_t i = 0; i < allow.size(); ++i) {
+      const std::string entry = reader.string(allow[i], Reader::index("bus.curve.allow", i));
+      try {
+        vigil::events::parseAddressRange(entry);
+      } catch (const std::exception& error) {
+        reader.fail(allow[i], Reader::index("bus.curve.allow", i), error.what());
+      }
+      bus.curve_allow.push_back(entry);
+    }
+  }
+}
+
+}  // namespace
+
 Config parseConfig(const std::string& yaml_text, const std::string& name, AnalyticValidator validate) {
   Reader reader(name);
   YAML::Node root;
@@ -640,7 +686,7 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
   reader.onlyKeys(root, "", {"bus", "sources", "rtsp_server", "http", "images"});
   if (root["bus"]) {
     const YAML::Node bus = root["bus"];
-    reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat", "history"});
+    reader.onlyKeys(bus, "bus", {"endpoint", "snapshot_endpoint", "heartbeat", "history", "curve", "insecure"});
     if (bus["endpoint"]) config.bus.endpoint = reader.string(bus["endpoint"], "bus.endpoint");
     if (bus["snapshot_endpoint"]) config.bus.snapshot_endpoint = reader.string(bus["snapshot_endpoint"], "bus.snapshot_endpoint");
     if (bus["heartbeat"]) config.bus.heartbeat = reader.duration(bus["heartbeat"], "bus.heartbeat", std::chrono::milliseconds(0), kMaxHeartbeat);
@@ -654,6 +700,21 @@ Config parseConfig(const std::string& yaml_text, const std::string& name, Analyt
           value.rfind("inproc://", 0) != 0) {
         reader.fail(bus[key], std::string("bus.") + key, "expected tcp://HOST:PORT or ipc://PATH");
       }
+    }
+    if (bus["insecure"]) config.bus.insecure = reader.boolean(bus["insecure"], "bus.insecure");
+    if (bus["curve"]) parseCurve(reader, bus["curve"], config.bus);
+    // Anyone who can reach a non-loopback address would read every event and
+    // ask the snapshot socket for more: only with CURVE, or when told so.
+    for (const auto* key : {"endpoint", "snapshot_endpoint"}) {
+      const std::string value = key == std::string("endpoint") ? config.bus.endpoint : config.bus.snapshot_endpoint;
+      if (value.empty() || vigil::events::isLocalOnlyEndpoint(value) || !config.bus.curve_server_key.empty() ||
+          config.bus.insecure) {
+        continue;
+      }
+      reader.fail(bus[key], std::string("bus.") + key,
+                  "'" + value + "' can be reached from other hosts, and the bus has no authentication: add "
+                  "`curve: {server_key: FILE, authorized_keys: DIR}` under bus (make the keys with `vigil keygen "
+                  "NAME`, see docs/EVENTS.md section 10), bind 127.0.0.1, or set `insecure: true` under bus");
     }
   }
   if (root["rtsp_server"]) {

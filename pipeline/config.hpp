@@ -69,6 +69,14 @@ struct BusConfig {
   // Events kept per topic for subscribers that missed them (served on the
   // snapshot endpoint): eventpublish's `history`.
   std::chrono::milliseconds history{60000};
+  // CURVE (docs/EVENTS.md section 10), `bus.curve`: the publisher's secret key
+  // file, the directory of the subscribers' public keys, and optionally the
+  // addresses they may connect from. Empty server key: no CURVE.
+  std::string curve_server_key;
+  std::string curve_authorized_keys;
+  std::vector<std::string> curve_allow;
+  // `bus.insecure: true`: bind a non-loopback address without CURVE anyway.
+  bool insecure = false;
 };
 
 struct RtspServeConfig {

@@ -6,6 +6,8 @@
 #include "runner.hpp"
 #include "still_analyser.hpp"
 
+#include "vigil/events/curve.hpp"
+
 #include <CLI/CLI.hpp>
 #include <gst/gst.h>
 #include <spdlog/spdlog.h>
@@ -157,6 +159,18 @@ int demoCommand(const std::vector<std::string>& arguments, const std::string& lo
   throw std::runtime_error("cannot run " + demo.string() + ": " + std::strerror(errno));
 }
 
+// A CURVE key pair for the bus: NAME.key stays on this host, NAME.pub goes
+// to the hosts that must trust it (docs/EVENTS.md section 10).
+int keygenCommand(const std::string& name, const std::string& directory) {
+  if (!vigil::events::curveAvailable()) {
+    throw std::runtime_error("this libzmq has no CURVE support (zmq_has(\"curve\") is false)");
+  }
+  const auto files = vigil::events::writeCurveKeyPair(vigil::events::generateCurveKeyPair(), directory, name);
+  std::printf("secret key: %s (mode 0600, keep it here)\npublic key: %s (copy it to the other side)\n",
+              files.secret_path.c_str(), files.public_path.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -206,6 +220,14 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
+  std::string key_name;
+  std::string key_directory = ".";
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "Make a CURVE key pair for the event bus: NAME.key (secret, 0600) and NAME.pub (docs/EVENTS.md)");
+  keygen->add_option("name", key_name, "Key name, e.g. the host's (files NAME.key and NAME.pub)")->required();
+  keygen->add_option("--out", key_directory, "Directory to write the files into (created if missing)")
+      ->capture_default_str();
+
   // Everything after `demo` (--help included) is vigil-demo's to parse.
   CLI::App* demo = app.add_subcommand(
       "demo", "Self-contained demo: generated clip served over RTSP, the pipeline, recorder and notifier, summary "
@@ -217,6 +239,14 @@ int main(int argc, char** argv) {
   if (*demo) {
     try {
       return demoCommand(demo->remaining(), log_level);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "error: %s\n", error.what());
+      return 1;
+    }
+  }
+  if (*keygen) {
+    try {
+      return keygenCommand(key_name, key_directory);
     } catch (const std::exception& error) {
       std::fprintf(stderr, "error: %s\n", error.what());
       return 1;

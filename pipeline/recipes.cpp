@@ -113,6 +113,12 @@ AnalyticsPipeline buildAnalyticsPipeline(const SourceConfig& source, const BusCo
   g_object_set(built.publish.get(), "endpoint", bus.endpoint.c_str(), "snapshot-endpoint", bus.snapshot_endpoint.c_str(),
                "source-id", source.id.c_str(), "heartbeat-interval", static_cast<guint>(bus.heartbeat.count()),
                "history", static_cast<guint>(bus.history.count()), nullptr);
+  if (!bus.curve_server_key.empty()) {
+    std::string allow;
+    for (const auto& entry : bus.curve_allow) allow += (allow.empty() ? "" : ",") + entry;
+    g_object_set(built.publish.get(), "curve-server-key", bus.curve_server_key.c_str(), "curve-authorized-keys",
+                 bus.curve_authorized_keys.c_str(), "curve-allow", allow.c_str(), nullptr);
+  }
   gst_bin_add(bin, GST_ELEMENT(gst_object_ref(built.publish.get())));
   gst_element_link(previous, built.publish.get());
 

@@ -64,6 +64,9 @@ enum {
   PROP_HISTORY,
   PROP_HISTORY_MAX_EVENTS,
   PROP_HISTORY_MAX_BYTES,
+  PROP_CURVE_SERVER_KEY,
+  PROP_CURVE_AUTHORIZED_KEYS,
+  PROP_CURVE_ALLOW,
   PROP_STATS,
 };
 
@@ -78,7 +81,26 @@ struct Settings {
   guint history_ms = kDefaultHistoryMs;
   guint history_max_events = kDefaultHistoryMaxEvents;
   guint64 history_max_bytes = kDefaultHistoryMaxBytes;
+  std::string curve_server_key;       // secret key file; empty: no CURVE
+  std::string curve_authorized_keys;  // directory of client NAME.pub files
+  std::string curve_allow;            // comma-separated addresses / CIDR ranges
 };
+
+std::string stringOf(const GValue* value) { return g_value_get_string(value) ? g_value_get_string(value) : ""; }
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) items.push_back(item);
+    start = comma + 1;
+  }
+  return items;
+}
 
 // What the heartbeat reports, written by the streaming thread, read by the
 // heartbeat thread: plain atomics, no lock on the per-frame path.
@@ -352,6 +374,9 @@ static void vigil_event_publish_set_property(GObject* object, guint id, const GV
     case PROP_HISTORY: priv->settings.history_ms = g_value_get_uint(value); break;
     case PROP_HISTORY_MAX_EVENTS: priv->settings.history_max_events = g_value_get_uint(value); break;
     case PROP_HISTORY_MAX_BYTES: priv->settings.history_max_bytes = g_value_get_uint64(value); break;
+    case PROP_CURVE_SERVER_KEY: priv->settings.curve_server_key = stringOf(value); break;
+    case PROP_CURVE_AUTHORIZED_KEYS: priv->settings.curve_authorized_keys = stringOf(value); break;
+    case PROP_CURVE_ALLOW: priv->settings.curve_allow = stringOf(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
   }
 }
@@ -373,6 +398,9 @@ static void vigil_event_publish_get_property(GObject* object, guint id, GValue* 
     case PROP_HISTORY: g_value_set_uint(value, priv->settings.history_ms); break;
     case PROP_HISTORY_MAX_EVENTS: g_value_set_uint(value, priv->settings.history_max_events); break;
     case PROP_HISTORY_MAX_BYTES: g_value_set_uint64(value, priv->settings.history_max_bytes); break;
+    case PROP_CURVE_SERVER_KEY: g_value_set_string(value, priv->settings.curve_server_key.c_str()); break;
+    case PROP_CURVE_AUTHORIZED_KEYS: g_value_set_string(value, priv->settings.curve_authorized_keys.c_str()); break;
+    case PROP_CURVE_ALLOW: g_value_set_string(value, priv->settings.curve_allow.c_str()); break;
     case PROP_STATS: {
       const auto stats = priv->publisher ? priv->publisher->stats() : priv->final_stats;
       g_value_take_boxed(
@@ -380,7 +408,8 @@ static void vigil_event_publish_get_property(GObject* object, guint id, GValue* 
                                    static_cast<guint64>(stats.published), "events-sent", G_TYPE_UINT64,
                                    static_cast<guint64>(stats.sent), "events-dropped", G_TYPE_UINT64,
                                    static_cast<guint64>(stats.dropped), "replays-served", G_TYPE_UINT64,
-                                   static_cast<guint64>(stats.replays_served), "frames-analysed", G_TYPE_UINT64,
+                                   static_cast<guint64>(stats.replays_served), "clients-refused", G_TYPE_UINT64,
+                                   static_cast<guint64>(stats.clients_refused), "frames-analysed", G_TYPE_UINT64,
                                    static_cast<guint64>(priv->counters.analysed.load()),
                                    "frames-dropped-upstream", G_TYPE_UINT64,
                                    static_cast<guint64>(priv->counters.dropped_upstream.load()), nullptr));
@@ -410,6 +439,14 @@ static gboolean vigil_event_publish_start(GstBaseTransform* transform) {
     options.history_duration = std::chrono::milliseconds(settings.history_ms);
     options.history_max_events = settings.history_max_events;
     options.history_max_bytes = settings.history_max_bytes;
+    options.curve.secret_key_file = settings.curve_server_key;
+    options.curve.authorized_keys_dir = settings.curve_authorized_keys;
+    options.curve.allow = splitList(settings.curve_allow);
+    if (options.curve.enabled() && options.curve.authorized_keys_dir.empty()) {
+      GST_ELEMENT_ERROR(transform, RESOURCE, SETTINGS, ("curve-server-key needs curve-authorized-keys"),
+                        ("a CURVE bus lets in only the client keys of that directory"));
+      return FALSE;
+    }
     std::shared_ptr<vigil::events::Publisher> publisher;
     try {
       publisher = vigil::events::Publisher::acquire(options);
@@ -640,6 +677,22 @@ static void vigil_event_publish_class_init(VigilEventPublishClass* klass) {
       g_param_spec_uint64("history-max-bytes", "Replay history: bytes",
                           "At most this many bytes of events kept per topic, however recent", 1, G_MAXUINT64,
                           kDefaultHistoryMaxBytes, flags));
+  g_object_class_install_property(
+      object_class, PROP_CURVE_SERVER_KEY,
+      g_param_spec_string("curve-server-key", "CURVE server key",
+                          "Secret key file (vigil keygen NAME.key): the bus and snapshot sockets become CURVE "
+                          "servers and let in only the keys of curve-authorized-keys (empty: no CURVE)",
+                          "", flags));
+  g_object_class_install_property(
+      object_class, PROP_CURVE_AUTHORIZED_KEYS,
+      g_param_spec_string("curve-authorized-keys", "CURVE authorized keys",
+                          "Directory of the subscribers' public keys (NAME.pub), read when the element starts",
+                          "", flags));
+  g_object_class_install_property(
+      object_class, PROP_CURVE_ALLOW,
+      g_param_spec_string("curve-allow", "CURVE address allow list",
+                          "Comma-separated addresses or CIDR ranges CURVE clients may connect from (empty: any)",
+                          "", flags));
   g_object_class_install_property(
       object_class, PROP_STATS,
       g_param_spec_boxed("stats", "Statistics", "Events published, sent and dropped, replays served; frames analysed and dropped upstream "

@@ -1,24 +1,57 @@
 #!/usr/bin/env python3
 """Minimal Vigil subscriber: prints one JSON line per event (see docs/EVENTS.md).
 
-Usage: subscriber.py [ENDPOINT] [COUNT] [SNAPSHOT-ENDPOINT]   e.g. subscriber.py tcp://127.0.0.1:5555
+Usage: subscriber.py [--curve-key NAME.key --server-key SERVER.pub] [ENDPOINT] [COUNT] [SNAPSHOT-ENDPOINT]
+  e.g. subscriber.py tcp://127.0.0.1:5555
 Exits after COUNT events when given. With the publisher's SNAPSHOT-ENDPOINT it
 catches up: what it missed (before it joined, or in a gap) is replayed from the
 publisher's history and printed first, in order, marked "replayed".
+On a CURVE bus (docs/EVENTS.md section 10) give this subscriber's secret key
+(`vigil keygen NAME`; NAME.pub must be in the publisher's authorized keys)
+and the publisher's public key.
 Debian 12: apt install python3-zmq python3-msgpack
 """
 import json, sys, msgpack, zmq
 
-endpoint = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:5555"
-count = int(sys.argv[2]) if len(sys.argv) > 2 else 0  # 0: run until interrupted
+
+def read_key(path):
+    """The Z85 key of a `vigil keygen` file: the first line that is not a # comment."""
+    with open(path, "rb") as key_file:
+        for line in key_file:
+            line = line.strip()
+            if line and not line.startswith(b"#"):
+                return line
+    sys.exit(f"{path}: no key in it")
+
+
+args, curve = sys.argv[1:], {}
+for option in ("--curve-key", "--server-key"):
+    if option in args:
+        at = args.index(option)
+        curve[option] = read_key(args[at + 1])
+        del args[at:at + 2]
+if len(curve) == 1:
+    sys.exit("--curve-key and --server-key go together")
+endpoint = args[0] if len(args) > 0 else "tcp://127.0.0.1:5555"
+count = int(args[1]) if len(args) > 1 else 0  # 0: run until interrupted
 context = zmq.Context()
+
+
+def connect(socket, address):
+    if curve:  # before connect: the handshake uses them
+        socket.curve_secretkey = curve["--curve-key"]
+        socket.curve_publickey = zmq.curve_public(curve["--curve-key"])
+        socket.curve_serverkey = curve["--server-key"]
+    socket.connect(address)
+
+
 sub = context.socket(zmq.SUB)
-sub.connect(endpoint)  # the pipeline binds; subscribers connect
+connect(sub, endpoint)  # the pipeline binds; subscribers connect
 sub.setsockopt(zmq.SUBSCRIBE, b"vigil/")  # topic prefix, e.g. b"vigil/faces/" for faces only
 dealer = None
-if len(sys.argv) > 3:
+if len(args) > 2:
     dealer = context.socket(zmq.DEALER)  # not REQ: the reply has no empty delimiter frame
-    dealer.connect(sys.argv[3])
+    connect(dealer, args[2])
 last = {}  # topic -> (run, seq) of the newest event printed
 printed = 0
 

@@ -1,5 +1,7 @@
 #include "vigil/events/publisher.hpp"
 
+#include "zap_handler.hpp"
+
 #include <sys/stat.h>
 #include <zmq.hpp>
 
@@ -101,6 +103,9 @@ struct Publisher::State {
   std::string bound_snapshot_endpoint;
 
   zmq::context_t context{1};
+  // Before the sockets: it must be bound before they accept anyone, and
+  // outlive them (members are destroyed in reverse order).
+  std::unique_ptr<ZapHandler> zap;
   zmq::socket_t pub{context, zmq::socket_type::pub};
   std::optional<zmq::socket_t> snapshot;
 
@@ -164,8 +169,22 @@ std::shared_ptr<Publisher> Publisher::acquire(const PublisherOptions& options) {
 Publisher::Publisher(const PublisherOptions& options) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.options = options;
+  CurveKeyPair server_key;
+  if (options.curve.enabled()) {
+    server_key = readCurveSecretKey(options.curve.secret_key_file);
+    std::vector<AddressRange> allow;
+    for (const std::string& entry : options.curve.allow) allow.push_back(parseAddressRange(entry));
+    s.zap = std::make_unique<ZapHandler>(s.context, readAuthorizedKeys(options.curve.authorized_keys_dir),
+                                         std::move(allow), options.curve.on_refused);
+  }
+  auto serveCurve = [&](zmq::socket_t& socket) {
+    if (!s.zap) return;
+    socket.set(zmq::sockopt::curve_server, 1);
+    socket.set(zmq::sockopt::curve_secretkey, zmq::buffer(server_key.secret_key));
+  };
   try {
     s.pub.set(zmq::sockopt::sndhwm, options.send_high_water_mark);
+    serveCurve(s.pub);
     s.pub.set(zmq::sockopt::linger, kLingerMs);
     checkIpcPath(options.endpoint);
     s.pub.bind(options.endpoint);
@@ -175,6 +194,7 @@ Publisher::Publisher(const PublisherOptions& options) : state_(std::make_unique<
       s.snapshot.emplace(s.context, zmq::socket_type::router);
       s.snapshot->set(zmq::sockopt::linger, 0);
       s.snapshot->set(zmq::sockopt::router_mandatory, 0);
+      serveCurve(*s.snapshot);
       checkIpcPath(options.snapshot_endpoint);
       s.snapshot->bind(options.snapshot_endpoint);
       s.bound_snapshot_endpoint = s.snapshot->get(zmq::sockopt::last_endpoint);
@@ -236,7 +256,9 @@ bool Publisher::flush(std::chrono::milliseconds timeout) {
 
 PublisherStats Publisher::stats() const {
   std::lock_guard<std::mutex> lock(state_->mutex);
-  return state_->stats;
+  PublisherStats stats = state_->stats;
+  if (state_->zap) stats.clients_refused = state_->zap->refused();
+  return stats;
 }
 
 void Publisher::State::run() {

@@ -43,6 +43,7 @@ struct Subscriber::State {
   std::map<std::string, TopicState> topics;
   RejectHandler on_reject;
   UntrustedHandler on_untrusted;
+  HandshakeFailedHandler on_handshake_failed;
   std::deque<Received> ready;          // admitted, in order, not yet handed out
   std::optional<zmq::socket_t> dealer;  // snapshot and replay requests
   bool catch_up_due = false;           // the bus (re)connected: ask what we missed
@@ -50,12 +51,22 @@ struct Subscriber::State {
   // event published between the first catch-up and then reached neither.
   bool catch_up_on_message = false;
   std::chrono::steady_clock::time_point catch_up_at{};
+  std::optional<CurveKeyPair> curve_key;  // this client's, when on a CURVE bus
+  CurveKey server_key{};
+
+  void clientCurve(zmq::socket_t& target) const {
+    if (!curve_key) return;
+    target.set(zmq::sockopt::curve_serverkey, zmq::buffer(server_key));
+    target.set(zmq::sockopt::curve_publickey, zmq::buffer(curve_key->public_key));
+    target.set(zmq::sockopt::curve_secretkey, zmq::buffer(curve_key->secret_key));
+  }
 
   void startMonitor() {
     const std::string address = "inproc://vigil-subscriber-monitor-" +
                                 std::to_string(reinterpret_cast<std::uintptr_t>(this));
     const int events = ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
-                       ZMQ_EVENT_CONNECT_RETRIED;
+                       ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
     if (zmq_socket_monitor(socket.handle(), address.c_str(), events) != 0) {
       throw std::runtime_error(std::string("cannot monitor the subscriber socket: ") + zmq_strerror(zmq_errno()));
     }
@@ -72,6 +83,17 @@ struct Subscriber::State {
     std::uint16_t event = 0;
     std::memcpy(&event, parts[0].data(), sizeof event);
     const std::string endpoint = parts[1].to_string();
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+      addSaturating(stats.handshake_failures, 1);
+      if (on_handshake_failed) {
+        on_handshake_failed(endpoint, event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                                          ? "the publisher refused this subscriber's CURVE key or address"
+                                          : "the security handshake failed (CURVE on one side only, or wrong "
+                                            "server key)");
+      }
+      return;
+    }
     if (event == ZMQ_EVENT_DISCONNECTED) {
       // ZeroMQ announces its own retry at once (CONNECT_RETRIED); a second
       // and a reconnect interval without it means it gave the endpoint up.
@@ -147,6 +169,7 @@ struct Subscriber::State {
       // Every frame of a reply is one event (or a short field): bounded like one.
       dealer->set(zmq::sockopt::maxmsgsize,
                   static_cast<std::int64_t>(std::min<std::size_t>(options.limits.max_bytes, INT64_MAX)));
+      clientCurve(*dealer);
       dealer->connect(options.snapshot_endpoint);
     }
     return *dealer;
@@ -389,6 +412,14 @@ struct Subscriber::State {
 Subscriber::Subscriber(SubscriberOptions options) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.options = std::move(options);
+  if (s.options.curve.enabled()) {
+    if (s.options.curve.secret_key_file.empty() || s.options.curve.server_key_file.empty()) {
+      throw std::runtime_error("a CURVE subscriber needs both its own secret key and the publisher's public key");
+    }
+    s.curve_key = readCurveSecretKey(s.options.curve.secret_key_file);
+    s.server_key = readCurveKey(s.options.curve.server_key_file);
+    s.clientCurve(s.socket);
+  }
   s.socket.set(zmq::sockopt::rcvhwm, s.options.receive_high_water_mark);
   s.socket.set(zmq::sockopt::reconnect_ivl, static_cast<int>(s.options.reconnect_interval.count()));
   s.socket.set(zmq::sockopt::reconnect_ivl_max,
@@ -417,6 +448,9 @@ const SubscriberStats& Subscriber::stats() const { return state_->stats; }
 const std::map<std::string, TopicState>& Subscriber::topics() const { return state_->topics; }
 void Subscriber::onReject(RejectHandler handler) { state_->on_reject = std::move(handler); }
 void Subscriber::onUntrusted(UntrustedHandler handler) { state_->on_untrusted = std::move(handler); }
+void Subscriber::onHandshakeFailed(HandshakeFailedHandler handler) {
+  state_->on_handshake_failed = std::move(handler);
+}
 
 void Subscriber::resume(const std::string& topic, const std::string& run, std::uint64_t last_seq) {
   TopicState& state = state_->topics[topic];

@@ -8,6 +8,8 @@
 #include "vigil/events/publisher.hpp"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <poll.h>
 #include <signal.h>
@@ -256,6 +258,51 @@ TEST(Python, DocsExampleCatchesUpFromThePublishersHistory) {
   for (std::size_t i = 0; i < kBefore; ++i) EXPECT_EQ(lines[i]["replayed"], true) << lines[i].dump();
   EXPECT_FALSE(lines.back().contains("replayed")) << "the live event that showed the gap comes last";
   EXPECT_EQ(script.waitForExit(Clock::now() + kDeadline), 0) << script.output();
+}
+
+// On a CURVE bus the example, given its key pair and the server's public
+// key, receives and catches up like on an open one.
+TEST(Python, DocsExampleCatchesUpOverCurve) {
+  ASSERT_TRUE(pythonHasModules());
+  constexpr std::uint64_t kBefore = 3;
+  constexpr std::size_t kEvents = 5;
+  char pattern[] = "/tmp/vigil-py-curve-XXXXXX";
+  const std::filesystem::path keys = ::mkdtemp(pattern);
+  writeCurveKeyPair(generateCurveKeyPair(), keys.string(), "server");
+  writeCurveKeyPair(generateCurveKeyPair(), keys.string(), "python");
+  std::filesystem::create_directory(keys / "authorized");
+  std::filesystem::copy_file(keys / "python.pub", keys / "authorized" / "python.pub");
+  PublisherOptions options;
+  options.endpoint = "tcp://127.0.0.1:*";
+  options.snapshot_endpoint = "tcp://127.0.0.1:*";
+  options.curve.secret_key_file = (keys / "server.key").string();
+  options.curve.authorized_keys_dir = (keys / "authorized").string();
+  auto publisher = Publisher::acquire(options);
+  for (std::uint64_t n = 0; n < kBefore; ++n) {
+    Body faces;
+    fillFaces(faces, static_cast<int>(n));
+    publisher->publish(headerFor("faces", "py-curve"), faces);
+  }
+  ASSERT_TRUE(publisher->flush(kDeadline));
+  Child script({kPython, sourceDir() + "/docs/examples/subscriber.py", "--curve-key", (keys / "python.key").string(),
+                "--server-key", (keys / "server.pub").string(), publisher->boundEndpoint(), std::to_string(kEvents),
+                publisher->boundSnapshotEndpoint()});
+  std::vector<nlohmann::json> lines;
+  const auto deadline = Clock::now() + kDeadline;
+  for (int n = kBefore; lines.size() < kEvents && Clock::now() < deadline; ++n) {
+    Body faces;
+    fillFaces(faces, n);
+    publisher->publish(headerFor("faces", "py-curve"), faces);
+    while (auto line = script.readLine(kPollMs)) {
+      ASSERT_TRUE(nlohmann::json::accept(*line)) << "not a JSON line: " << *line << "\n" << script.output();
+      lines.push_back(nlohmann::json::parse(*line));
+    }
+  }
+  std::filesystem::remove_all(keys);
+  ASSERT_GE(lines.size(), kEvents) << script.output();
+  for (std::size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(lines[i]["seq"], i + 1) << lines[i].dump();
+  for (std::size_t i = 0; i < kBefore; ++i) EXPECT_EQ(lines[i]["replayed"], true) << lines[i].dump();
+  EXPECT_EQ(publisher->stats().clients_refused, 0u);
 }
 
 TEST(Python, DocsExampleSkipsANewerSchemaVersion) {

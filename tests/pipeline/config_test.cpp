@@ -3,7 +3,11 @@
 #include "config.hpp"
 #include "runner.hpp"
 
+#include "vigil/events/curve.hpp"
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 namespace {
 
@@ -261,3 +265,72 @@ TEST(Config, Durations) {
 }
 
 }  // namespace
+
+namespace bus_security {
+
+// Key files made by the events library, as `vigil keygen` makes them.
+struct KeyDirectory {
+  std::filesystem::path root;
+  KeyDirectory() {
+    char pattern[] = "/tmp/vigil-config-keys-XXXXXX";
+    root = ::mkdtemp(pattern);
+    vigil::events::writeCurveKeyPair(vigil::events::generateCurveKeyPair(), root.string(), "server");
+    vigil::events::writeCurveKeyPair(vigil::events::generateCurveKeyPair(), (root / "authorized").string(), "client");
+  }
+  ~KeyDirectory() { std::filesystem::remove_all(root); }
+  std::string busWith(const std::string& curve) const {
+    return "bus:\n  endpoint: tcp://0.0.0.0:5555\n  snapshot_endpoint: tcp://0.0.0.0:5556\n" + curve +
+           "sources:\n  - {id: cam, uri: testsrc://ball}\n";
+  }
+  std::string curve(const std::string& extra = "") const {
+    return "  curve:\n    server_key: " + (root / "server.key").string() + "\n    authorized_keys: " +
+           (root / "authorized").string() + "\n" + extra;
+  }
+};
+
+TEST(ConfigBusSecurity, ANonLoopbackBusWithoutCurveIsRefusedWithHowToMakeKeys) {
+  const std::string error = errorOf("bus:\n  endpoint: tcp://0.0.0.0:5555\nsources:\n  - {id: cam, uri: testsrc://ball}\n");
+  EXPECT_NE(error.find("test.yaml:2:"), std::string::npos) << error;
+  EXPECT_NE(error.find("bus.endpoint"), std::string::npos) << error;
+  EXPECT_NE(error.find("vigil keygen"), std::string::npos) << error;
+  EXPECT_NE(error.find("insecure: true"), std::string::npos) << error;
+  for (const char* endpoint : {"tcp://*:5555", "tcp://192.168.1.20:5555"}) {
+    EXPECT_NE(errorOf(std::string("bus:\n  endpoint: ") + endpoint + "\nsources:\n  - {id: cam, uri: testsrc://ball}\n")
+                  .find("vigil keygen"),
+              std::string::npos)
+        << endpoint;
+  }
+  // The snapshot socket answers anyone too.
+  EXPECT_NE(errorOf("bus:\n  snapshot_endpoint: tcp://0.0.0.0:5556\nsources:\n  - {id: cam, uri: testsrc://ball}\n")
+                .find("bus.snapshot_endpoint"),
+            std::string::npos);
+}
+
+TEST(ConfigBusSecurity, InsecureTrueAcceptsIt) {
+  const auto config = parseConfig(
+      "bus:\n  endpoint: tcp://0.0.0.0:5555\n  insecure: true\nsources:\n  - {id: cam, uri: testsrc://ball}\n", "t.yaml");
+  EXPECT_TRUE(config.bus.insecure);
+  EXPECT_TRUE(config.bus.curve_server_key.empty());
+}
+
+TEST(ConfigBusSecurity, CurveKeysAreReadAtLoad) {
+  KeyDirectory keys;
+  const auto config = parseConfig(keys.busWith(keys.curve("    allow: [10.0.0.0/8, 127.0.0.1]\n")), "t.yaml");
+  EXPECT_EQ(config.bus.curve_server_key, (keys.root / "server.key").string());
+  EXPECT_EQ(config.bus.curve_authorized_keys, (keys.root / "authorized").string());
+  EXPECT_EQ(config.bus.curve_allow, (std::vector<std::string>{"10.0.0.0/8", "127.0.0.1"}));
+
+  // A missing key file, an empty directory, a bad range: errors with their key.
+  std::string missing = keys.curve();
+  missing.replace(missing.find("server.key"), 10, "nothere.key");
+  EXPECT_NE(errorOf(keys.busWith(missing)).find("bus.curve.server_key"), std::string::npos);
+  std::filesystem::create_directory(keys.root / "empty");
+  std::string empty = keys.curve();
+  empty.replace(empty.find("authorized\n"), 10, "empty");
+  EXPECT_NE(errorOf(keys.busWith(empty)).find("holds no NAME.pub"), std::string::npos) << errorOf(keys.busWith(empty));
+  EXPECT_NE(errorOf(keys.busWith(keys.curve("    allow: [10.0.0.0/40]\n"))).find("bus.curve.allow[0]"),
+            std::string::npos);
+  EXPECT_NE(errorOf(keys.busWith("  curve: {server_key: x}\n")).find("bus.curve.authorized_keys"), std::string::npos);
+}
+
+}  // namespace bus_security

@@ -20,6 +20,13 @@ RecoveryLog::RecoveryLog(events::Subscriber& subscriber) {
                    event.header.run, event.header.seq, reason, untrusted_);
     }
   });
+  // ZeroMQ retries every few hundred milliseconds: the first few, then one in many.
+  subscriber.onHandshakeFailed([this](const std::string& endpoint, const std::string& reason) {
+    ++handshake_failures_;
+    if (handshake_failures_ <= kUntrustedLogged || handshake_failures_ % kUntrustedEvery == 0) {
+      spdlog::warn("{}: not let in: {} [{} times so far]", endpoint, reason, handshake_failures_);
+    }
+  });
 }
 
 void RecoveryLog::note(const events::Received& received) {

@@ -288,6 +288,13 @@ int main(int argc, char** argv) {
   app.add_option("--connect", endpoints, "Event bus endpoint(s) to subscribe to");
   app.add_option("--snapshot", snapshot_endpoint,
                  "Publisher snapshot endpoint: learn the current state at start (late joiner)");
+  vigil::events::CurveClientOptions curve;
+  app.add_option("--curve-key", curve.secret_key_file,
+                 "This subscriber's CURVE secret key (vigil keygen NAME: NAME.key; its NAME.pub must be in the "
+                 "publisher's bus.curve.authorized_keys). Needs --server-key")
+      ->check(CLI::ExistingFile);
+  app.add_option("--server-key", curve.server_key_file, "The publisher's CURVE public key (the NAME.pub of its bus.curve.server_key)")
+      ->check(CLI::ExistingFile);
   app.add_option("--rules", rules_path, "Rules file (YAML); see configs/notifier-rules.yaml")->required();
   app.add_option("--state", state_path,
                  "File keeping the active alerts (one clear per alert, no repeats) and the chats' "
@@ -345,6 +352,7 @@ int main(int argc, char** argv) {
     vigil::events::SubscriberOptions options;
     options.endpoints = endpoints;
     options.snapshot_endpoint = snapshot_endpoint;
+    options.curve = curve;
     // Connected (and subscribed) before the snapshot is asked for, so nothing
     // published in between is missed; older duplicates are dropped by seq.
     // The snapshot at start is asked for explicitly below; gaps and new runs

@@ -68,6 +68,7 @@ class Ingest {
     subscriber.endpoints = options.endpoints;
     subscriber.topic_prefixes = options.topic_prefixes;
     subscriber.snapshot_endpoint = options.snapshot_endpoint;
+    subscriber.curve = options.curve;
     return subscriber;
   }
 

@@ -118,6 +118,12 @@ int main(int argc, char** argv) {
                  "The publisher's snapshot endpoint (eventpublish snapshot-endpoint, bus.snapshot_endpoint): "
                  "events missed while starting, restarting or on a gap are replayed from its history, "
                  "and events it did not send are refused");
+  app.add_option("--curve-key", options.curve.secret_key_file,
+                 "This subscriber's CURVE secret key (vigil keygen NAME: NAME.key; its NAME.pub must be in the "
+                 "publisher's bus.curve.authorized_keys). Needs --server-key")
+      ->check(CLI::ExistingFile);
+  app.add_option("--server-key", options.curve.server_key_file, "The publisher's CURVE public key (the NAME.pub of its bus.curve.server_key)")
+      ->check(CLI::ExistingFile);
   app.add_option("--db", options.db_path, "SQLite database file (created if missing)");
   app.add_option("--topic", options.topic_prefixes, "Topic prefix(es) to record")
       ->default_str("vigil/");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vigil/events/codec.hpp"
+#include "vigil/events/curve.hpp"
 #include "vigil/events/schema.hpp"
 
 #include <chrono>
@@ -23,6 +24,9 @@ struct PublisherOptions {
   std::chrono::milliseconds history_duration{60000};
   std::size_t history_max_events = 100000;
   std::size_t history_max_bytes = 64u << 20;
+  // CURVE on both sockets, with only authorized client keys let in
+  // (docs/EVENTS.md section 10). Key files are read when the publisher binds.
+  CurveServerOptions curve{};
 };
 
 struct PublisherStats {
@@ -32,6 +36,7 @@ struct PublisherStats {
   std::uint64_t send_failures = 0;    // ZeroMQ refused the message
   std::uint64_t snapshots_served = 0;
   std::uint64_t replays_served = 0;
+  std::uint64_t clients_refused = 0;  // CURVE clients the ZAP handler turned away
 };
 
 // Snapshot protocol (see docs/EVENTS.md): a DEALER sends one message

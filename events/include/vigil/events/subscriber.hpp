@@ -3,6 +3,7 @@
 #pragma once
 
 #include "vigil/events/codec.hpp"
+#include "vigil/events/curve.hpp"
 
 #include <chrono>
 #include <climits>
@@ -51,6 +52,9 @@ struct SubscriberOptions {
   // unless the next event of the topic follows it: one forged seq cannot
   // move the topic's position.
   std::uint64_t max_unconfirmed_gap = 1'000'000;
+  // A CURVE client on the bus and the snapshot socket: both files are needed
+  // (the constructor throws, naming the file, when one cannot be read).
+  CurveClientOptions curve{};
 };
 
 // What the subscriber knows of one topic.
@@ -82,6 +86,9 @@ struct SubscriberStats {
   std::uint64_t untrusted = 0;   // sum of TopicState::untrusted
   std::uint64_t replay_unanswered = 0;  // replay requests the publisher did not answer in time
   std::uint64_t catch_ups = 0;   // catch-ups answered by the publisher
+  // Connections the security handshake ended: the publisher refused our
+  // CURVE key or address, or one side has CURVE and the other not.
+  std::uint64_t handshake_failures = 0;
 };
 // Counters saturate at INT64_MAX (a hostile seq cannot wrap them, and every
 // value fits the signed 64-bit integers of SQLite and JSON readers).
@@ -118,6 +125,10 @@ class Subscriber {
   // Why an event was refused as untrusted (topic, reason), for logging.
   using UntrustedHandler = std::function<void(const Event& event, const std::string& reason)>;
   void onUntrusted(UntrustedHandler handler);
+
+  // Why a connection's security handshake failed (endpoint, reason), for logging.
+  using HandshakeFailedHandler = std::function<void(const std::string& endpoint, const std::string& reason)>;
+  void onHandshakeFailed(HandshakeFailedHandler handler);
 
   const SubscriberStats& stats() const;
   const std::map<std::string, TopicState>& topics() const;

@@ -13,7 +13,8 @@ namespace vigil::subscribers {
 class RecoveryLog {
  public:
   // Logs the events `subscriber` refuses as untrusted (rate-limited: whoever
-  // forges them must not flood the log).
+  // forges them must not flood the log), and the connections the publisher's
+  // security refused (a wrong or unauthorized CURVE key).
   explicit RecoveryLog(events::Subscriber& subscriber);
 
   // Call for every event handed out, in order: logs restarts, losses and, once
@@ -28,6 +29,7 @@ class RecoveryLog {
 
   std::map<std::string, Stretch> recovering_;  // topic -> replayed events not yet reported
   std::uint64_t untrusted_ = 0;
+  std::uint64_t handshake_failures_ = 0;
 };
 
 }  // namespace vigil::subscribers

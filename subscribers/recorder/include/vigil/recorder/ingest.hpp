@@ -2,6 +2,8 @@
 // transaction, apply retention, survive a locked or full database.
 #pragma once
 
+#include "vigil/events/curve.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -16,6 +18,9 @@ struct RecorderOptions {
   // The publisher's snapshot endpoint: with it, missed events are replayed
   // from the publisher's history and unconfirmed runs and seqs are refused.
   std::string snapshot_endpoint;
+  // On a CURVE bus (docs/EVENTS.md section 10): this recorder's secret key
+  // and the publisher's public key.
+  events::CurveClientOptions curve;
   std::string db_path;          // empty: do not record (print-only tail)
   bool allow_symlink_db = false;  // follow a db_path that is a symbolic link
   bool print = false;           // every event as one JSON line on stdout

@@ -2,17 +2,15 @@
 
 #include "image_input.hpp"
 #include "image_service.hpp"
+#include "vigil/events/curve.hpp"
 
-#include <arpa/inet.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -62,51 +60,6 @@ std::string hostName(std::string header) {
 void answerError(httplib::Response& response, int status, const std::string& text) {
   response.status = status;
   response.set_content(nlohmann::json{{"error", text}}.dump(), "application/json");
-}
-
-// One `http.allow` entry: an address, or a range ADDRESS/BITS; IPv4 is
-// compared in its IPv6-mapped form so "::ffff:10.0.0.1" matches 10.0.0.0/8.
-struct AllowedRange {
-  std::array<unsigned char, 16> address{};
-  int bits = 128;
-};
-
-std::optional<std::array<unsigned char, 16>> parseAddress(const std::string& text) {
-  std::array<unsigned char, 16> address{};
-  in_addr v4{};
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    address[10] = address[11] = 0xff;
-    std::memcpy(address.data() + 12, &v4, 4);
-    return address;
-  }
-  if (inet_pton(AF_INET6, text.c_str(), address.data()) == 1) return address;
-  return std::nullopt;
-}
-
-AllowedRange parseRange(const std::string& text) {
-  const auto slash = text.find('/');
-  const std::string host = text.substr(0, slash);
-  const auto address = parseAddress(host);
-  if (!address) throw std::runtime_error("http.allow: '" + text + "' is not an IP address or ADDRESS/BITS range");
-  AllowedRange range{*address, 128};
-  const bool v4 = host.find(':') == std::string::npos;
-  if (slash != std::string::npos) {
-    const std::string bits = text.substr(slash + 1);
-    const int max = v4 ? 32 : 128;
-    if (bits.empty() || bits.find_first_not_of("0123456789") != std::string::npos || std::stoi(bits) > max) {
-      throw std::runtime_error("http.allow: '" + text + "' has a bad prefix length (0-" + std::to_string(max) + ")");
-    }
-    range.bits = std::stoi(bits) + (v4 ? 96 : 0);
-  }
-  return range;
-}
-
-bool inRange(const std::array<unsigned char, 16>& address, const AllowedRange& range) {
-  for (int bit = 0; bit < range.bits; ++bit) {
-    const unsigned char mask = static_cast<unsigned char>(0x80 >> (bit % 8));
-    if ((address[bit / 8] & mask) != (range.address[bit / 8] & mask)) return false;
-  }
-  return true;
 }
 
 constexpr const char* kUploadForm = R"(<!doctype html>
@@ -197,7 +150,7 @@ struct HttpServer::Impl {
   std::set<std::string> sources;
   std::map<std::string, SnapshotTarget> targets;
   ImageService* images = nullptr;
-  std::vector<AllowedRange> allowed;
+  std::vector<vigil::events::AddressRange> allowed;  // http.allow, the bus's own parser (events/curve.hpp)
   httplib::Server server;
   std::thread thread;
   // Saved snapshots per source: at most one per kMinSnapshotInterval (each
@@ -269,11 +222,7 @@ struct HttpServer::Impl {
     return true;
   }
 
-  bool allowedAddress(const std::string& remote) const {
-    if (allowed.empty()) return true;
-    const auto address = parseAddress(remote);
-    return address && std::any_of(allowed.begin(), allowed.end(), [&](const auto& r) { return inRange(*address, r); });
-  }
+  bool allowedAddress(const std::string& remote) const { return vigil::events::addressAllowed(remote, allowed); }
 
   void imageRoutes() {
     server.Get("/health", [this](const httplib::Request&, httplib::Response& response) {
@@ -402,7 +351,13 @@ HttpServer::HttpServer(HttpConfig config, std::set<std::string> sources,
     : impl_(std::make_unique<Impl>()) {
   impl_->config = std::move(config);
   impl_->images = images;
-  for (const std::string& entry : impl_->config.allow) impl_->allowed.push_back(parseRange(entry));
+  for (const std::string& entry : impl_->config.allow) {
+    try {
+      impl_->allowed.push_back(vigil::events::parseAddressRange(entry));
+    } catch (const std::runtime_error& error) {
+      throw std::runtime_error(std::string("http.allow: ") + error.what());
+    }
+  }
   auto fromEnvironment = [](std::string& token, const char* variable) {
     if (const char* value = std::getenv(variable); token.empty() && value) token = value;
   };

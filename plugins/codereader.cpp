@@ -363,11 +363,6 @@ static void vigil_code_reader_class_init(VigilCodeReaderClass* klass) {
       element_class, "Code reader", "Filter/Analyzer/Video",
       "Reads barcodes, QR and DataMatrix codes (GS1 parsed); attaches code regions and one event per appearance",
       "Vigil <https://github.com/vigil>");
-  vigil::gst::CapsPtr caps(gst_caps_from_string(GST_VIDEO_CAPS_MAKE(VIGIL_ANALYSIS_FORMATS)));
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps.get()));
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
 
   // `interval`, the READ map, the exception guard and the properties come
   // from VigilAnalyser; between reads, boxes of followed codes are carried forward.

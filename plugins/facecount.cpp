@@ -316,11 +316,6 @@ static void vigil_face_count_class_init(VigilFaceCountClass* klass) {
       element_class, "Face counter", "Filter/Analyzer/Video",
       "Counts faces overall and per zone; attaches face regions and a count summary",
       "Vigil <https://github.com/vigil>");
-  vigil::gst::CapsPtr caps(gst_caps_from_string(GST_VIDEO_CAPS_MAKE(VIGIL_ANALYSIS_FORMATS)));
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps.get()));
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
 
   // The READ map, the exception guard and the properties come from
   // VigilAnalyser; every frame comes here (faces are followed on each) and

@@ -416,11 +416,6 @@ static void vigil_plate_blur_class_init(VigilPlateBlurClass* klass) {
                                         "Detects licence plates and redacts them in place on every frame, "
                                         "failing closed",
                                         "Vigil");
-  vigil::gst::CapsPtr caps(gst_caps_from_string(GST_VIDEO_CAPS_MAKE(VIGIL_ANALYSIS_FORMATS)));
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps.get()));
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
 
   // The exception guard, the map and the properties come from VigilAnalyser:
   // every frame is mapped READ|WRITE, since every frame is redacted; the

@@ -1,7 +1,9 @@
 #include "vigil/gst/analyser.hpp"
 
 #include "vigil/gst/guard.hpp"
+#include "vigil/gst/frame.hpp"
 #include "vigil/gst/meta.hpp"
+#include "vigil/gst/ptr.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -189,6 +191,11 @@ void vigil_analyser_class_install(VigilAnalyserClass* klass, guint default_inter
                         static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                                  GST_PARAM_MUTABLE_PLAYING)));
   if (properties) properties->install(object_class, PROP_FIRST_ELEMENT);
+  // Every analyser reads the same raw formats and passes them through as they came.
+  vigil::gst::CapsPtr caps(gst_caps_from_string(GST_VIDEO_CAPS_MAKE(VIGIL_ANALYSIS_FORMATS)));
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  gst_element_class_add_pad_template(element_class, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps.get()));
+  gst_element_class_add_pad_template(element_class, gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps.get()));
 }
 
 namespace {

@@ -97,10 +97,6 @@ static void motion_count_class_init(MotionCountClass* klass) {
 
   gst_element_class_set_static_metadata(element_class, "Motion counter (test toy)", "Filter/Analyzer/Video",
                                         "Counts moving regions; a test-only analytic", "Vigil developers");
-  GstCaps* caps = gst_caps_from_string(GST_VIDEO_CAPS_MAKE(VIGIL_ANALYSIS_FORMATS));
-  gst_element_class_add_pad_template(element_class, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
-  gst_element_class_add_pad_template(element_class, gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
-  gst_caps_unref(caps);
 }
 
 namespace vigil::toy {

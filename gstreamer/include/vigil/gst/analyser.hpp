@@ -27,7 +27,7 @@
 //     auto* analyser = VIGIL_ANALYSER_CLASS(klass);
 //     analyser->analyse = my_counter_analyse;  // (VigilAnalyser*, GstBuffer*, const GstVideoFrame*)
 //     vigil_analyser_class_install(analyser, kDefaultInterval, &properties);
-//     ...pad templates (VIGIL_ANALYSIS_FORMATS), metadata
+//     ...metadata (the pad templates, VIGIL_ANALYSIS_FORMATS, come with the install)
 //   }
 #pragma once
 

@@ -50,12 +50,9 @@ cv::Mat downscaledBgr(const GstVideoFrame* frame, int max_side) {
 
 cv::Mat regionBgr(const GstVideoFrame* frame, const cv::Rect& region, int max_side, cv::Rect* used) {
   // Even corners, so the chroma planes' region is exact.
-  const cv::Rect whole(0, 0, GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame));
-  const cv::Point top_left(std::max(0, region.x) & ~1, std::max(0, region.y) & ~1);
-  const cv::Point bottom_right(std::min(whole.width, region.x + region.width),
-                               std::min(whole.height, region.y + region.height));
-  const cv::Rect area = cv::Rect(top_left, bottom_right) & whole;
-  if (area.width < 2 || area.height < 2) throw std::invalid_argument("video region outside the frame");
+  const cv::Rect area =
+      vision::evenRegion(region, cv::Size(GST_VIDEO_FRAME_WIDTH(frame), GST_VIDEO_FRAME_HEIGHT(frame)));
+  if (area.empty()) throw std::invalid_argument("video region outside the frame");
   if (used) *used = area;
   const cv::Size target = downscaledSize(area.width, area.height, max_side);
   const cv::Size chroma(target.width / 2, target.height / 2);

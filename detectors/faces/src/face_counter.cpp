@@ -101,12 +101,8 @@ RegionReader bgrRegions(const cv::Mat& bgr) {
   if (bgr.type() != CV_8UC3) throw std::invalid_argument("bgrRegions expects a BGR (CV_8UC3) image");
   return [bgr](const cv::Rect& region, int max_side, cv::Rect* used) {
     // Even corners, as the element's reader of 4:2:0 planes does.
-    const cv::Rect whole(0, 0, bgr.cols, bgr.rows);
-    const cv::Point top_left(std::max(0, region.x) & ~1, std::max(0, region.y) & ~1);
-    const cv::Point bottom_right(std::min(whole.width, region.x + region.width),
-                                 std::min(whole.height, region.y + region.height));
-    const cv::Rect area = cv::Rect(top_left, bottom_right) & whole;
-    if (area.width < 2 || area.height < 2) throw std::invalid_argument("region outside the image");
+    const cv::Rect area = vision::evenRegion(region, bgr.size());
+    if (area.empty()) throw std::invalid_argument("region outside the image");
     if (used) *used = area;
     const cv::Size target = vision::downscaledSize(area.width, area.height, max_side);
     cv::Mat out;

@@ -155,10 +155,12 @@ struct BusTally {
   events::SubscriberStats stats;
 };
 
-void tally(BusTally& out, const events::Event& event) {
+// `replayed`: fetched from the publisher's history after the fact, so its
+// arrival says nothing about the live latency.
+void tally(BusTally& out, const events::Event& event, bool replayed) {
   namespace key = events::key;
   ++out.events_by_kind[event.header.kind];
-  out.latency_ms.push_back((events::wallClockNowNs() - event.header.ts_ns) / 1e6);
+  if (!replayed) out.latency_ms.push_back((events::wallClockNowNs() - event.header.ts_ns) / 1e6);
   const std::string& kind = event.header.kind;
   if (kind == events::kind::kStatus) {
     const auto state = event.getString(key::status::kState).value_or("");
@@ -299,9 +301,14 @@ int runDemo(const DemoOptions& options, const char* argv0) {
   std::thread watcher([&] {
     events::SubscriberOptions subscriber_options;
     subscriber_options.endpoints = {bus};
+    // Connecting races the pipeline's first events: like the recorder, the
+    // summary's own watcher catches up from the publisher's history.
+    subscriber_options.snapshot_endpoint = snapshot;
     events::Subscriber subscriber(subscriber_options);
     while (watching) {
-      if (auto received = subscriber.next(std::chrono::milliseconds(100))) tally(seen, received->event);
+      if (auto received = subscriber.next(std::chrono::milliseconds(100))) {
+        tally(seen, received->event, received->replayed);
+      }
     }
     seen.stats = subscriber.stats();
   });
